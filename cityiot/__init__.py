@@ -1,0 +1,1 @@
+"""cityiot: the command line, settings and the local runtime of the platform."""

