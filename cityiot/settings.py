@@ -35,9 +35,13 @@ class MqttSettings(_Section):
         "mqtt://127.0.0.1:1883",
         description="Broker URL: mqtt://host:port, or mqtts://host:port for TLS.",
     )
-    username: str | None = Field(None, description="MQTT username (a vendor slug or the collectors' user).")
+    username: str | None = Field(
+        None, description="MQTT username (a vendor slug or the collectors' user)."
+    )
     password: SecretStr | None = Field(None, description="MQTT password. Secret: never logged.")
-    tls_ca_file: Path | None = Field(None, description="CA certificate (PEM) that signed the broker's certificate.")
+    tls_ca_file: Path | None = Field(
+        None, description="CA certificate (PEM) that signed the broker's certificate."
+    )
     tls_cert_file: Path | None = Field(None, description="Client certificate (PEM) for mutual TLS.")
     tls_key_file: Path | None = Field(None, description="Client private key (PEM) for mutual TLS.")
     protocol: Literal["5", "3.1.1"] = Field("5", description="MQTT protocol version.")
@@ -72,8 +76,12 @@ class KafkaSettings(_Section):
         "127.0.0.1:9092", description="Comma-separated host:port list of Kafka brokers."
     )
     events_topic: str = Field("city.events.v1", description="Validated, enriched device messages.")
-    deadletter_topic: str = Field("city.deadletter.v1", description="Rejected messages with their reason.")
-    alerts_topic: str = Field("city.alerts.v1", description="Alert state changes (firing / resolved).")
+    deadletter_topic: str = Field(
+        "city.deadletter.v1", description="Rejected messages with their reason."
+    )
+    alerts_topic: str = Field(
+        "city.alerts.v1", description="Alert state changes (firing / resolved)."
+    )
     partitions: int = Field(4, ge=1, description="Partitions of the topics cityiot creates.")
 
     @field_validator("bootstrap_servers")
@@ -116,10 +124,12 @@ class Settings(BaseSettings):
         case_sensitive=False,
     )
 
-    mqtt: MqttSettings = Field(default_factory=MqttSettings)  # type: ignore[arg-type]
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)  # type: ignore[arg-type]
-    influxdb: InfluxDBSettings = Field(default_factory=InfluxDBSettings)  # type: ignore[arg-type]
-    run_dir: Path = Field(Path(".cityiot"), description="Configs, data and logs of the local servers.")
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    influxdb: InfluxDBSettings = Field(default_factory=InfluxDBSettings)
+    run_dir: Path = Field(
+        Path(".cityiot"), description="Configs, data and logs of the local servers."
+    )
     registry_path: Path | None = Field(None, description="Device registry file (CSV or YAML).")
     districts_path: Path | None = Field(
         None,

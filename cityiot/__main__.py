@@ -1,0 +1,5 @@
+"""``python -m cityiot`` runs the command line."""
+
+from cityiot.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``cityiot`` command line: one module per subcommand, each calling one capability."""

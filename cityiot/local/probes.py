@@ -1,0 +1,88 @@
+"""Readiness probes: each asks a server a real question and returns only when it answered.
+
+A listening socket is not readiness: Mosquitto must route a message, Kafka must serve metadata,
+InfluxDB must answer ``/ping`` and hold the database.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+import paho.mqtt.client as mqtt
+from confluent_kafka.admin import AdminClient
+from paho.mqtt.enums import CallbackAPIVersion
+
+__all__ = ["ProbeFailed", "influxdb_ready", "kafka_ready", "mqtt_ready", "tcp_open"]
+
+
+class ProbeFailed(Exception):
+    """The server did not give the answer readiness needs (yet)."""
+
+
+def tcp_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def mqtt_ready(port: int, host: str = "127.0.0.1", timeout: float = 5.0) -> None:
+    """Publish a QoS 1 message to a unique topic and wait for it to come back."""
+    topic = f"cityiot/probe/{uuid.uuid4().hex}"
+    received = threading.Event()
+    subscribed = threading.Event()
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=f"cityiot-probe-{uuid.uuid4().hex[:8]}",
+        protocol=mqtt.MQTTv5,
+    )
+    client.on_subscribe = lambda *_args: subscribed.set()
+    client.on_message = lambda _c, _u, msg: received.set() if msg.topic == topic else None
+    try:
+        client.connect(host, port, keepalive=10)
+    except OSError as exc:
+        raise ProbeFailed(f"MQTT connect failed: {exc}") from exc
+    client.loop_start()
+    try:
+        client.subscribe(topic, qos=1)
+        if not subscribed.wait(timeout):
+            raise ProbeFailed("MQTT subscribe was not acknowledged")
+        client.publish(topic, b"ping", qos=1)
+        if not received.wait(timeout):
+            raise ProbeFailed("MQTT publish did not come back to the subscriber")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def kafka_ready(bootstrap: str, timeout: float = 5.0) -> None:
+    """Ask the broker for cluster metadata, as every Kafka client does first."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    try:
+        metadata = admin.list_topics(timeout=timeout)
+    except Exception as exc:
+        raise ProbeFailed(f"Kafka metadata request failed: {exc}") from exc
+    if not metadata.brokers:
+        raise ProbeFailed("Kafka metadata listed no broker")
+
+
+def influxdb_ready(base_url: str, database: str, timeout: float = 5.0) -> None:
+    """``/ping`` must answer 204, then the database is created (idempotent on 1.x)."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/ping", timeout=timeout) as resp:  # noqa: S310
+            if resp.status != 204:
+                raise ProbeFailed(f"InfluxDB /ping answered {resp.status}")
+        query = urllib.parse.urlencode({"q": f'CREATE DATABASE "{database}"'}).encode()
+        request = urllib.request.Request(f"{base_url}/query", data=query, method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310
+            body = resp.read().decode()
+            if resp.status != 200 or '"error"' in body:
+                raise ProbeFailed(f"InfluxDB could not create database {database!r}: {body}")
+    except (urllib.error.URLError, OSError) as exc:
+        raise ProbeFailed(f"InfluxDB request failed: {exc}") from exc
