@@ -16,6 +16,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from collectors.settings import CollectorSettings
+from streams.settings import StreamSettings
+
 __all__ = [
     "InfluxDBSettings",
     "KafkaSettings",
@@ -127,6 +130,8 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     influxdb: InfluxDBSettings = Field(default_factory=InfluxDBSettings)
+    collector: CollectorSettings = Field(default_factory=CollectorSettings)
+    stream: StreamSettings = Field(default_factory=StreamSettings)
     run_dir: Path = Field(
         Path(".cityiot"), description="Configs, data and logs of the local servers."
     )

@@ -1,0 +1,1 @@
+"""Collectors: MQTT → Kafka, acknowledging a message only once Kafka holds what it became."""
