@@ -49,6 +49,11 @@ class MqttSettings(_Section):
     tls_key_file: Path | None = Field(None, description="Client private key (PEM) for mutual TLS.")
     protocol: Literal["5", "3.1.1"] = Field("5", description="MQTT protocol version.")
     topic_prefix: str = Field("city", description="First level of every device topic.")
+    auth_dir: Path | None = Field(
+        None,
+        description="Folder written by `cityiot acl`; when set, `cityiot services up` starts "
+        "Mosquitto with anonymous access off, its password file and ACL.",
+    )
 
     @field_validator("url")
     @classmethod

@@ -47,6 +47,7 @@ def up(
         kafka_port=kafka_port,
         influxdb_port=influxdb_port,
         database=settings.influxdb.database,
+        mqtt_auth_dir=settings.mqtt.auth_dir,
         detach=detach,
     )
     stop = threading.Event()

