@@ -7,8 +7,10 @@ import sys
 
 import typer
 
-from cityiot.cli import services, up
+from cityiot.cli import acl, services, up
+from cityiot.cli import schemas as schemas_cli
 from cityiot.errors import CityiotError
+from schemas.errors import SchemaError
 
 __all__ = ["app", "main"]
 
@@ -21,6 +23,8 @@ app = typer.Typer(
 )
 app.add_typer(services.app, name="services")
 app.command(name="up")(up.up)
+app.command(name="acl")(acl.acl)
+app.add_typer(schemas_cli.app, name="schemas")
 
 
 def main() -> None:
@@ -29,7 +33,7 @@ def main() -> None:
     )
     try:
         app()
-    except CityiotError as exc:
+    except (CityiotError, SchemaError) as exc:
         # One line naming the cause and the fix; the traceback would only hide it.
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -150,3 +150,28 @@ def test_acl_rerun_keeps_passwords(auth_files: AuthFiles) -> None:
     before = auth_files.password(VENDORS[0])
     again = write_auth_dir(auth_files.directory, VENDORS)
     assert again.password(VENDORS[0]) == before
+
+
+def test_acl_cli_writes_files_for_registry_vendors(tmp_path: Path) -> None:
+    """`cityiot acl --registry` makes one user per registry vendor plus the collectors' user."""
+    import subprocess
+    import sys
+
+    registry = tmp_path / "registry.csv"
+    registry.write_text(
+        "device_id,facility,vendor,district_adcode,lat,lon,asset_type,expected_interval_s\n"
+        "vm-1,vending,hangxin-vending,330203,29.8273,121.3484,,300\n"
+        "bike-1,mobility,qingju-bike,,,,bike,60\n"
+    )
+    out = tmp_path / "auth"
+    result = subprocess.run(
+        [sys.executable, "-m", "cityiot", "acl", "--registry", str(registry), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    users = {line.split(":")[0] for line in (out / "mosquitto.passwd").read_text().splitlines()}
+    assert users == {"hangxin-vending", "qingju-bike", COLLECTOR_USER, PROBE_USER}
+    assert (out / "secrets" / "qingju-bike.password").stat().st_mode & 0o777 == 0o600
+    assert "pattern write city/+/%u/#" in (out / "mosquitto.acl").read_text()
