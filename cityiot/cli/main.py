@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from cityiot.cli import acl, services, up
+from cityiot.cli import acl, alerts, certs, collect, dashboards, services, up
 from cityiot.cli import schemas as schemas_cli
 from cityiot.errors import CityiotError
 from schemas.errors import SchemaError
@@ -25,6 +25,10 @@ app.add_typer(services.app, name="services")
 app.command(name="up")(up.up)
 app.command(name="acl")(acl.acl)
 app.add_typer(schemas_cli.app, name="schemas")
+app.add_typer(alerts.app, name="alerts")
+app.add_typer(dashboards.app, name="dashboards")
+app.command(name="certs")(certs.certs)
+app.command(name="collect")(collect.collect)
 
 
 def main() -> None:

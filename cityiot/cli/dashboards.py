@@ -1,0 +1,72 @@
+"""``cityiot dashboards``: build Grafana dashboards to JSON, push them, snapshot them to PNG."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cityiot.settings import Settings
+from dashboards.build import write_dashboards
+from dashboards.influx import InfluxTarget
+from dashboards.push import push as push_dashboards
+from dashboards.queries import parse_duration
+from dashboards.settings import GrafanaSettings
+from dashboards.snapshot import render_snapshots
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Grafana dashboards as code: build, push, snapshot.", no_args_is_help=True)
+
+
+def _grafana(settings: Settings) -> GrafanaSettings:
+    return settings.grafana
+
+
+@app.command("build")
+def build(
+    directory: Annotated[
+        Path, typer.Argument(help="Output folder: <folder uid>/<dashboard uid>.json, folders.json.")
+    ],
+) -> None:
+    """Write every dashboard's JSON to DIRECTORY (the folder Grafana's provisioning reads)."""
+    for path in write_dashboards(directory):
+        typer.echo(str(path))
+
+
+@app.command("push")
+def push(
+    url: Annotated[
+        str | None, typer.Option(help="Grafana base URL; default CITYIOT_GRAFANA_URL.")
+    ] = None,
+) -> None:
+    """Create or update the folders and dashboards in Grafana (token: CITYIOT_GRAFANA_TOKEN)."""
+    grafana = _grafana(Settings())
+    if url is not None:
+        grafana = GrafanaSettings.model_validate({**grafana.model_dump(), "url": url})
+    result = asyncio.run(push_dashboards(grafana))
+    for link in result.urls:
+        typer.echo(link)
+
+
+@app.command("snapshot")
+def snapshot(
+    directory: Annotated[Path, typer.Argument(help="Output folder: one <dashboard uid>.png each.")],
+    last: Annotated[str, typer.Option(help="Time range ending now: 30m, 6h, 1d.")] = "6h",
+) -> None:
+    """Render each dashboard's panels to PNG from the same queries, read from InfluxDB."""
+    settings = Settings()
+    influx = settings.influxdb
+    target = InfluxTarget(
+        url=influx.url,
+        database=influx.database,
+        username=influx.username,
+        password=influx.password.get_secret_value() if influx.password else None,
+        token=influx.token.get_secret_value() if influx.token else None,
+    )
+    span: timedelta = parse_duration(last)
+    for path in render_snapshots(target, directory, span=span):
+        typer.echo(str(path))

@@ -1,0 +1,184 @@
+"""The collector's pure core: raw MQTT message → Kafka record (an event or a dead letter).
+
+Size check → topic → per-device rate limit → ``schemas.decode`` → registry and district
+enrichment → a record for ``city.events.v1`` keyed by device_id. Every rejection becomes a
+:class:`~collectors.deadletter.DeadLetter` for ``city.deadletter.v1`` carrying the raw payload.
+No I/O, no clock: the caller passes the receive time; the registry and district index are loaded
+by the service and handed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, NamedTuple
+
+from collectors.deadletter import DeadLetter
+from collectors.ratelimit import TokenBuckets
+from collectors.settings import UnknownDevicePolicy
+from schemas import (
+    DeviceRecord,
+    DistrictIndex,
+    Enrichment,
+    Envelope,
+    MobilityPosition,
+    Registry,
+    Rejected,
+    RejectReason,
+    decode,
+    parse_topic,
+)
+from schemas.ningbo import DISTRICTS_BY_ADCODE, District
+
+__all__ = ["Inbound", "Pipeline", "RecordKind", "Routed"]
+
+RecordKind = Literal["event", "deadletter"]
+
+
+class Inbound(NamedTuple):
+    """One MQTT message as the broker delivered it."""
+
+    topic: str
+    payload: bytes
+    received_at: datetime  # timezone-aware wall-clock time (goes into the records)
+    monotonic: float  # seconds on a monotonic clock (drives the rate limit)
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """What one message became: a Kafka record for the events or the dead-letter topic."""
+
+    kind: RecordKind
+    key: bytes
+    value: bytes
+    reason: RejectReason | None = None
+
+
+class Pipeline:
+    """Decode, enrich and route device messages. Keeps only caches and rate-limit buckets."""
+
+    def __init__(
+        self,
+        *,
+        collector_id: str,
+        registry: Registry | None,
+        districts: DistrictIndex | None,
+        unknown_devices: UnknownDevicePolicy = "deadletter",
+        limiter: TokenBuckets | None = None,
+        prefix: str = "city",
+        max_payload_bytes: int = 65_536,
+        deadletter_payload_limit: int = 262_144,
+    ) -> None:
+        """``registry`` None means every device is unknown; ``districts`` None means mobile
+        positions are not located (their district stays empty)."""
+        self.collector_id = collector_id
+        self.registry = registry
+        self.districts = districts
+        self.unknown_devices = unknown_devices
+        self.limiter = limiter
+        self.prefix = prefix
+        self.max_payload_bytes = max_payload_bytes
+        self.deadletter_payload_limit = deadletter_payload_limit
+        # Enrichment depends only on (device, district): build each once. Bounded by the
+        # registry size times the eleven possible districts (ten and none).
+        self._enrichments: dict[tuple[str, str | None], Enrichment] = {}
+
+    def route(self, msg: Inbound) -> Routed:
+        """The record ``msg`` becomes. Never raises for bad device input."""
+        device_id: str | None = None
+        try:
+            if len(msg.payload) > self.max_payload_bytes:
+                raise Rejected(
+                    RejectReason.TOO_LARGE,
+                    f"payload is {len(msg.payload)} bytes, limit is {self.max_payload_bytes}",
+                )
+            device_id = parse_topic(msg.topic, prefix=self.prefix).device_id
+            if self.limiter is not None and not self.limiter.allow(device_id, msg.monotonic):
+                raise Rejected(
+                    RejectReason.RATE_LIMITED,
+                    f"more than {self.limiter.rate:g} msg/s (burst {self.limiter.burst:g}) "
+                    "from this device",
+                )
+            envelope = decode(
+                msg.topic,
+                msg.payload,
+                received_at=msg.received_at,
+                prefix=self.prefix,
+                max_bytes=self.max_payload_bytes,
+            )
+            envelope = self.enrich(envelope)
+        except Rejected as exc:
+            return self.dead_letter(msg, exc, device_id=device_id)
+        return Routed("event", envelope.key.encode(), envelope.model_dump_json().encode())
+
+    def enrich(self, envelope: Envelope) -> Envelope:
+        """Fill ``enrichment`` from the registry and, for positions, the district index.
+
+        Raises:
+            Rejected: ``unknown_device`` when the device is not registered and the policy is
+                ``deadletter``.
+        """
+        record = self.registry.get(envelope.device_id) if self.registry is not None else None
+        if record is None and self.unknown_devices == "deadletter":
+            raise Rejected(
+                RejectReason.UNKNOWN_DEVICE,
+                f"device {envelope.device_id!r} is not in the device registry",
+            )
+        district = self._district(envelope, record)
+        if record is None and district is None:
+            return envelope
+        cache_key = (envelope.device_id, district.adcode if district is not None else None)
+        enrichment = self._enrichments.get(cache_key)
+        if enrichment is None:
+            enrichment = _enrichment(record, district)
+            self._enrichments[cache_key] = enrichment
+        return envelope.model_copy(update={"enrichment": enrichment})
+
+    def _district(self, envelope: Envelope, record: DeviceRecord | None) -> District | None:
+        body = envelope.body
+        if isinstance(body, MobilityPosition):
+            # A moving asset is where its fix says, not in its home district.
+            return self.districts.locate(body.lat, body.lon) if self.districts else None
+        if record is not None and record.lat is not None and record.district_adcode:
+            # Fixed devices stand where the registry says.
+            return DISTRICTS_BY_ADCODE.get(record.district_adcode)
+        # A mobile asset's telemetry or status carries no position: district unknown.
+        return None
+
+    def dead_letter(self, msg: Inbound, exc: Rejected, *, device_id: str | None = None) -> Routed:
+        """The dead-letter record for ``msg`` rejected with ``exc``."""
+        if device_id is None:
+            device_id = _device_id_of(msg.topic, self.prefix)
+        record = DeadLetter.build(
+            reason=exc.reason,
+            detail=exc.detail,
+            field=exc.field,
+            topic=msg.topic,
+            device_id=device_id,
+            payload=msg.payload,
+            payload_limit=self.deadletter_payload_limit,
+            collector_id=self.collector_id,
+            received_at=msg.received_at,
+        )
+        key = device_id if device_id is not None else msg.topic
+        return Routed("deadletter", key.encode(), record.model_dump_json().encode(), exc.reason)
+
+
+def _device_id_of(topic: str, prefix: str) -> str | None:
+    try:
+        return parse_topic(topic, prefix=prefix).device_id
+    except Rejected:
+        return None
+
+
+def _enrichment(record: DeviceRecord | None, district: District | None) -> Enrichment:
+    return Enrichment(
+        district_adcode=district.adcode if district else None,
+        district_name=district.name_zh if district else None,
+        district_name_en=district.name_en if district else None,
+        vendor=record.vendor if record else None,
+        lat=record.lat if record else None,
+        lon=record.lon if record else None,
+        asset_type=record.asset_type if record else None,
+        expected_interval_s=record.expected_interval_s if record else None,
+    )

@@ -1,0 +1,271 @@
+"""The collector service: MQTT source → pure pipeline → Kafka sink, acking after Kafka.
+
+Two threads. paho's network thread receives, runs the pipeline and queues the record in
+librdkafka; the pump thread (the caller of :meth:`Collector.run`) serves Kafka delivery reports and
+sends the PUBACKs. Messages wait in one FIFO in arrival order and are acked strictly in that
+order (MQTT requires PUBACKs in the order the PUBLISHes arrived), each only once Kafka
+acknowledged the record it became. At most ``max_in_flight`` wait: MQTT 5 Receive Maximum makes
+the broker hold the rest, and with MQTT 3.1.1 the network thread blocks instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from functools import partial
+from types import FrameType
+
+from confluent_kafka import KafkaError, Message
+
+from cityiot.errors import CityiotError
+from cityiot.settings import Settings
+from collectors.kafka_sink import KafkaSink
+from collectors.metrics import CollectorStats, MetricsServer, summary_line
+from collectors.mqtt_source import MqttSource
+from collectors.pipeline import Inbound, Pipeline, Routed
+from collectors.ratelimit import TokenBuckets
+from schemas import DistrictIndex, Registry, load_registry
+
+__all__ = ["Collector", "CollectorError", "build_pipeline", "run_collector"]
+
+log = logging.getLogger(__name__)
+
+# How long the pump waits for delivery reports when idle: bounds ack latency when traffic is
+# light and the reaction time to a stop request.
+PUMP_POLL_S = 0.02
+# A record Kafka refused (only non-retriable errors reach us: retries are infinite) is produced
+# again after this pause, so a broken topic does not spin the CPU.
+RETRY_DELAY_S = 1.0
+# Waiting for the first connection: after this, say so in the log (paho keeps retrying).
+CONNECT_NOTICE_S = 10.0
+
+
+class CollectorError(CityiotError):
+    """The collector had to stop (Kafka fatal error, a bug in the pipeline)."""
+
+
+@dataclass(slots=True, eq=False)
+class _Entry:
+    """One received message on its way to Kafka."""
+
+    generation: int
+    mid: int
+    qos: int
+    received: float  # time.monotonic() at receipt
+    routed: Routed
+    done: bool = False
+    retry_at: float = field(default=0.0)
+
+
+def build_pipeline(settings: Settings) -> Pipeline:
+    """The pipeline of ``settings``: loads the registry and, when needed, district boundaries."""
+    c = settings.collector
+    registry: Registry | None = None
+    if settings.registry_path is not None:
+        registry = load_registry(settings.registry_path)
+    # Boundaries are needed only to locate mobile positions: of registered mobile devices, or
+    # of anyone when unknown devices are accepted.
+    needs_districts = c.unknown_devices == "accept" or (
+        registry is not None and any(r.asset_type is not None for r in registry)
+    )
+    districts = DistrictIndex.load(settings.districts_path) if needs_districts else None
+    limiter = None
+    if c.rate_limit_per_s > 0:
+        limiter = TokenBuckets(rate=c.rate_limit_per_s, burst=c.rate_limit_burst)
+    return Pipeline(
+        collector_id=c.client_id,
+        registry=registry,
+        districts=districts,
+        unknown_devices=c.unknown_devices,
+        limiter=limiter,
+        prefix=settings.mqtt.topic_prefix,
+        max_payload_bytes=c.max_payload_bytes,
+        deadletter_payload_limit=c.deadletter_payload_limit_bytes,
+    )
+
+
+class Collector:
+    """One collector replica. ``run(stop)`` blocks until ``stop`` is set, then stops cleanly."""
+
+    def __init__(self, settings: Settings, *, pipeline: Pipeline | None = None) -> None:
+        self.settings = settings
+        c = settings.collector
+        self.stats = CollectorStats()
+        self.pipeline = pipeline if pipeline is not None else build_pipeline(settings)
+        self._topics = {
+            "event": settings.kafka.events_topic,
+            "deadletter": settings.kafka.deadletter_topic,
+        }
+        self._max_in_flight = c.max_in_flight
+        self._queue: deque[_Entry] = deque()
+        self._retry: deque[_Entry] = deque()
+        self._room = threading.Condition()
+        self._stopping = False
+        self._failure: BaseException | None = None
+        self.stats.in_flight = self._queue.__len__
+        self.sink = KafkaSink(
+            bootstrap_servers=settings.kafka.bootstrap_servers,
+            client_id=c.client_id,
+            linger_ms=c.linger_ms,
+            idempotent=c.idempotent_producer,
+        )
+        self.source = MqttSource(
+            mqtt_settings=settings.mqtt, collector=c, handler=self._on_message, stats=self.stats
+        )
+        self.metrics: MetricsServer | None = None
+
+    # -- network thread ----------------------------------------------------------------------
+    def _on_message(self, inbound: Inbound, mid: int, qos: int, generation: int) -> None:
+        if self._stopping:
+            return  # not acked: the broker redelivers it to this session's next connection
+        if len(self._queue) >= self._max_in_flight:
+            self._wait_for_room()
+        try:
+            routed = self.pipeline.route(inbound)
+        except Exception as exc:
+            # A bug, not bad input (that is dead-lettered). Stop without acking: the broker
+            # keeps the message, and a fixed collector takes it.
+            log.exception("pipeline failed topic=%r; stopping", inbound.topic)
+            self._failure = exc
+            self._stopping = True
+            return
+        self.stats.received += 1
+        if routed.reason is not None:
+            self.stats.rejected[routed.reason] += 1
+        entry = _Entry(generation, mid, qos, inbound.monotonic, routed)
+        self._queue.append(entry)
+        self._produce(entry)
+
+    def _wait_for_room(self) -> None:
+        # Only reached without Receive Maximum (MQTT 3.1.1, or a broker ignoring it): block the
+        # network thread so nothing more is read; the broker queues the rest.
+        with self._room:
+            while len(self._queue) >= self._max_in_flight and not self._stopping:
+                self._room.wait(0.5)
+
+    def _produce(self, entry: _Entry) -> None:
+        r = entry.routed
+        self.sink.produce(self._topics[r.kind], r.key, r.value, partial(self._delivered, entry))
+
+    # -- pump thread -------------------------------------------------------------------------
+    def _delivered(self, entry: _Entry, error: KafkaError | None, _msg: Message) -> None:
+        if error is not None:
+            self.stats.produce_errors += 1
+            log.warning(
+                "kafka refused record kind=%s error=%r (retrying in %.0f s)",
+                entry.routed.kind,
+                error.str(),
+                RETRY_DELAY_S,
+            )
+            entry.retry_at = time.monotonic() + RETRY_DELAY_S
+            self._retry.append(entry)
+            return
+        entry.done = True
+        self.stats.produced[entry.routed.kind] += 1
+        self.stats.observe_latency(time.monotonic() - entry.received)
+
+    def _ack_delivered(self) -> int:
+        """PUBACK the delivered messages at the head of the FIFO; returns how many left it."""
+        queue, popped = self._queue, 0
+        # Only this thread pops, so peeking at [0] then popping is race-free.
+        while queue and queue[0].done:
+            entry = queue.popleft()
+            popped += 1
+            if entry.qos == 0:
+                continue
+            if self.source.ack(entry.generation, entry.mid, entry.qos):
+                self.stats.acked += 1
+            else:
+                self.stats.ack_skipped += 1
+        if popped and len(queue) + popped >= self._max_in_flight:
+            with self._room:
+                self._room.notify()
+        return popped
+
+    def _retry_failed(self) -> None:
+        now = time.monotonic()
+        while self._retry and self._retry[0].retry_at <= now:
+            self._produce(self._retry.popleft())
+
+    def run(self, stop: threading.Event) -> None:
+        """Collect until ``stop`` is set, then stop taking messages, flush, ack and disconnect.
+
+        Raises:
+            KafkaSinkError: Topics cannot be listed or created at start.
+            CollectorError: Kafka reported a fatal error, or the pipeline failed.
+        """
+        s = self.settings
+        created = self.sink.ensure_topics(self._topics.values(), partitions=s.kafka.partitions)
+        if created:
+            log.info("kafka topics created names=%s partitions=%d", created, s.kafka.partitions)
+        c = s.collector
+        if c.metrics_port:
+            self.metrics = MetricsServer(self.stats, host=c.metrics_host, port=c.metrics_port)
+        self.source.start()
+        log.info(
+            "collector started client_id=%s subscription=%r events=%s deadletter=%s",
+            c.client_id,
+            self.source.subscription,
+            s.kafka.events_topic,
+            s.kafka.deadletter_topic,
+        )
+        started = last_summary = time.monotonic()
+        last_received, noticed = 0, False
+        try:
+            while not stop.is_set() and not self._stopping:
+                self.sink.poll(PUMP_POLL_S)
+                self._ack_delivered()
+                if self._retry:
+                    self._retry_failed()
+                if self.sink.fatal_error is not None:
+                    raise CollectorError(f"kafka fatal error: {self.sink.fatal_error.str()}")
+                now = time.monotonic()
+                if not noticed and not self.source.connected and now - started > CONNECT_NOTICE_S:
+                    log.warning("mqtt not connected yet url=%s (retrying)", s.mqtt.url)
+                    noticed = True
+                if c.summary_interval_s and now - last_summary >= c.summary_interval_s:
+                    rate = (self.stats.received - last_received) / (now - last_summary)
+                    log.info("summary %s", summary_line(self.stats, rate=rate))
+                    last_summary, last_received = now, self.stats.received
+        finally:
+            self._shutdown()
+        if self._failure is not None:
+            raise CollectorError(f"pipeline failed: {self._failure!r}") from self._failure
+
+    def _shutdown(self) -> None:
+        self._stopping = True
+        with self._room:
+            self._room.notify_all()
+        deadline = time.monotonic() + self.settings.collector.shutdown_timeout_s
+        while self._queue and time.monotonic() < deadline and self.sink.fatal_error is None:
+            self.sink.poll(0.05)
+            self._ack_delivered()
+            if self._retry:
+                self._retry_failed()
+        left = len(self._queue)
+        self.source.stop()
+        if self.metrics is not None:
+            self.metrics.close()
+        log.info(
+            "collector stopped %s unacked_left=%d (redelivered by the broker)",
+            summary_line(self.stats, rate=0.0),
+            left,
+        )
+
+
+def run_collector(settings: Settings, *, stop: threading.Event | None = None) -> None:
+    """Run one collector until SIGTERM/SIGINT (or ``stop``), then stop cleanly."""
+    stop = stop if stop is not None else threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal received signal=%s; stopping", signal.Signals(signum).name)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+    Collector(settings).run(stop)

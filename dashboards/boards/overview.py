@@ -1,0 +1,191 @@
+"""信息消费总览 / Information consumption: the city at a glance for the operations centre."""
+
+# ruff: noqa: S608 -- InfluxQL built from this module's constants; no outside input reaches it.
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard
+
+from dashboards import variables as v
+from dashboards.boards.common import FOLDERS, Board, new_dashboard, where
+from dashboards.influxql import InfluxQL
+from dashboards.panels import (
+    CATEGORY_COLORS,
+    CATEGORY_NAMES,
+    DISTRICT_NAMES,
+    PAYMENT_NAMES,
+    bars,
+    math,
+    pie,
+    stat_panel,
+    steps,
+    timeseries_panel,
+)
+
+UID = "cityiot-overview"
+TODAY = "now/d"
+# "Mobile payment" = QR and NFC wallets; e-CNY is reported on its own as policy tracks it apart.
+MOBILE = "wechat|alipay|unionpay"
+F = ("district", "vendor")  # vending roll-ups carry both tags
+PER_MIN = "/ ($__interval_ms / 60000)"  # sum per interval → per minute, at any zoom level
+
+
+def build() -> dashboard.Dashboard:
+    d = new_dashboard(
+        UID,
+        "信息消费总览",
+        "Information consumption",
+        tags=["overview"],
+        variables=[v.datasource(), v.district(), v.facility(), v.vendor()],
+    )
+    sales = f'FROM "vending_sale_1m" {where(*F)}'
+    d.with_panel(
+        stat_panel(
+            "今日销售额",
+            "Sales today",
+            InfluxQL(f'SELECT sum("amount_fen") / 100 AS "sales" {sales}'),
+            description="Successful vending sales since local midnight, yuan (stored in fen).",
+            unit="currencyCNY",
+            decimals=2,
+            time_from=TODAY,
+        )
+    ).with_panel(
+        stat_panel(
+            "今日交易笔数",
+            "Transactions today",
+            InfluxQL(f'SELECT sum("count") AS "transactions" {sales}'),
+            description="Successful vending transactions since local midnight.",
+            unit="short",
+            decimals=0,
+            time_from=TODAY,
+        )
+    ).with_panel(
+        stat_panel(
+            "移动支付与数字人民币占比",
+            "Mobile pay and e-CNY share",
+            InfluxQL(f'SELECT sum("amount_fen") {sales} AND "payment" =~ /^({MOBILE})$/')
+            .ref_id("A")
+            .hide(),
+            InfluxQL(f'SELECT sum("amount_fen") {sales}').ref_id("B").hide(),
+            InfluxQL(f'SELECT sum("amount_fen") {sales} AND "payment" = \'ecny\'')
+            .ref_id("C")
+            .hide(),
+            math("移动支付 Mobile", "$A / $B * 100"),
+            math("数字人民币 e-CNY", "$C / $B * 100"),
+            description="Share of sales (yuan) paid by WeChat Pay, Alipay or UnionPay, and by "
+            "e-CNY, over the selected range. Computed in Grafana: InfluxDB 3 has no subqueries.",
+            unit="percent",
+            decimals=1,
+            w=4,
+        )
+    ).with_panel(
+        stat_panel(
+            "今日回收量",
+            "Recycled today",
+            InfluxQL(
+                f'SELECT sum("weight_kg") AS "weight" FROM "recycling_dropoff_1m" {where(*F)}'
+            ),
+            description="Weighed drop-offs at recycling stations since local midnight, kg.",
+            unit="masskg",
+            decimals=1,
+            time_from=TODAY,
+        )
+    ).with_panel(
+        stat_panel(
+            "在线设备",
+            "Devices online",
+            InfluxQL(
+                'SELECT sum("online") AS "online" FROM "device_online" '
+                f"{where('district', 'facility')} GROUP BY time(1m) fill(none)"
+            ),
+            description="Devices whose last message is recent enough (latest minute).",
+            unit="short",
+            decimals=0,
+        )
+    ).with_panel(
+        stat_panel(
+            "告警触发",
+            "Alerts fired",
+            InfluxQL(
+                f'SELECT sum("firing") AS "fired" FROM "alerts" {where("district", "facility")}'
+            ),
+            description="Alerts that started firing in the selected range (all severities).",
+            unit="short",
+            decimals=0,
+            thresholds=steps((None, "green"), (1, "orange"), (10, "red")),
+        )
+    )
+    d.with_panel(
+        timeseries_panel(
+            "每分钟销售额",
+            "Sales per minute",
+            InfluxQL(
+                f'SELECT sum("amount_fen") / 100 {PER_MIN} AS "sales" {sales} '
+                "GROUP BY time($__interval) fill(0)"
+            ),
+            description="Vending sales, yuan per minute (averaged over the interval).",
+            unit="currencyCNY",
+            w=8,
+        )
+    ).with_panel(
+        timeseries_panel(
+            "每分钟交易笔数",
+            "Transactions per minute",
+            InfluxQL(
+                f'SELECT sum("count") {PER_MIN} AS "transactions" {sales} '
+                "GROUP BY time($__interval) fill(0)"
+            ),
+            description="Vending transactions per minute (averaged over the interval).",
+            unit="short",
+            w=8,
+        )
+    ).with_panel(
+        pie(
+            "支付方式",
+            "Payment mix",
+            InfluxQL(f'SELECT sum("amount_fen") / 100 {sales} GROUP BY "payment"').alias(
+                "$tag_payment"
+            ),
+            description="Sales (yuan) by payment method over the selected range.",
+            unit="currencyCNY",
+            names=PAYMENT_NAMES,
+            w=8,
+        )
+    )
+    d.with_panel(
+        timeseries_panel(
+            "分类回收量",
+            "Recycling by category",
+            InfluxQL(
+                'SELECT sum("weight_kg") FROM "recycling_dropoff_1m" '
+                f'{where(*F)} GROUP BY time($__interval), "category" fill(0)'
+            ).alias("$tag_category"),
+            description="Weighed drop-offs per interval, kg, by Ningbo's four statutory "
+            "categories (bin colours).",
+            unit="masskg",
+            stack=True,
+            draw_bars=True,
+            names=CATEGORY_NAMES,
+            colors=CATEGORY_COLORS,
+        )
+    ).with_panel(
+        bars(
+            "各区在线与注册设备",
+            "Active vs registered devices by district",
+            InfluxQL(
+                'SELECT sum("online") AS "online", sum("registered") AS "registered" '
+                f'FROM "device_online" {where("district", "facility")} '
+                'GROUP BY time(1m), "district" fill(none)'
+            ).table(),
+            description="Per district: devices online in the latest minute next to devices in "
+            "the registry.",
+            unit="short",
+            x_field="district",
+            mappings=DISTRICT_NAMES,
+            latest=("online", "registered"),
+        )
+    )
+    return d
+
+
+BOARD = Board(UID, FOLDERS["operations"], build)

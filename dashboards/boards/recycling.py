@@ -1,0 +1,153 @@
+"""回收站 / Recycling: weighed drop-offs by category, payouts, bin fill levels and safety."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard
+
+from dashboards import variables as v
+from dashboards.boards.common import FOLDERS, Board, new_dashboard, where
+from dashboards.influxql import InfluxQL
+from dashboards.panels import (
+    CATEGORY_COLORS,
+    CATEGORY_NAMES,
+    DISTRICT_NAMES,
+    bars,
+    pie,
+    stat_panel,
+    steps,
+    timeseries_panel,
+)
+
+UID = "cityiot-recycling"
+F = ("district", "vendor")
+TODAY = "now/d"
+# Stations raise a full alarm at 80-90 % (DOMAIN.md, binFullnessThreshold).
+FILL = steps((None, "green"), (80, "orange"), (90, "red"))
+
+
+def build() -> dashboard.Dashboard:
+    d = new_dashboard(
+        UID,
+        "回收站",
+        "Recycling",
+        tags=["recycling"],
+        variables=[v.datasource(), v.district(), v.vendor(facility_filter=False)],
+    )
+    drops = f'FROM "recycling_dropoff_1m" {where(*F)}'
+    telemetry = f'FROM "recycling_telemetry_1m" {where(*F)}'
+    d.with_panel(
+        stat_panel(
+            "今日回收量",
+            "Recycled today",
+            InfluxQL(f'SELECT sum("weight_kg") AS "weight" {drops}'),
+            description="Weighed drop-offs since local midnight, kg.",
+            unit="masskg",
+            decimals=1,
+            time_from=TODAY,
+            w=6,
+        )
+    ).with_panel(
+        stat_panel(
+            "今日投递次数",
+            "Drop-offs today",
+            InfluxQL(f'SELECT sum("count") AS "dropoffs" {drops}'),
+            description="Drop-offs since local midnight.",
+            unit="short",
+            decimals=0,
+            time_from=TODAY,
+            w=6,
+        )
+    ).with_panel(
+        stat_panel(
+            "今日返现",
+            "Paid out today",
+            InfluxQL(f'SELECT sum("payout_fen") / 100 AS "payout" {drops}'),
+            description="Cash credited to residents since local midnight, yuan.",
+            unit="currencyCNY",
+            decimals=2,
+            time_from=TODAY,
+            w=6,
+        )
+    ).with_panel(
+        stat_panel(
+            "最满箱体",
+            "Fullest bin",
+            InfluxQL(f'SELECT max("filling_level_pct_max") AS "fill" {telemetry}'),
+            description="Highest fill level any bin reported, % (full alarm at 80-90 %).",
+            unit="percent",
+            decimals=0,
+            thresholds=FILL,
+            w=6,
+        )
+    )
+    d.with_panel(
+        timeseries_panel(
+            "分类回收量",
+            "Weight by category",
+            InfluxQL(
+                f'SELECT sum("weight_kg") {drops} GROUP BY time($__interval), "category" fill(0)'
+            ).alias("$tag_category"),
+            description="Weighed drop-offs per interval, kg, in the bin colours.",
+            unit="masskg",
+            stack=True,
+            draw_bars=True,
+            names=CATEGORY_NAMES,
+            colors=CATEGORY_COLORS,
+            w=16,
+        )
+    ).with_panel(
+        pie(
+            "分类占比",
+            "Category share",
+            InfluxQL(f'SELECT sum("weight_kg") {drops} GROUP BY "category"').alias("$tag_category"),
+            description="Share of weight per category over the selected range.",
+            unit="masskg",
+            names=CATEGORY_NAMES,
+            w=8,
+        )
+    )
+    d.with_panel(
+        bars(
+            "各区回收量",
+            "Weight by district",
+            InfluxQL(f'SELECT sum("weight_kg") AS "weight" {drops} GROUP BY "district"').table(),
+            description="Weighed drop-offs over the selected range per district, kg.",
+            unit="masskg",
+            x_field="district",
+            mappings=DISTRICT_NAMES,
+            w=8,
+        )
+    ).with_panel(
+        timeseries_panel(
+            "箱体满溢度",
+            "Bin fill level",
+            InfluxQL(
+                f'SELECT max("filling_level_pct_max") {telemetry} '
+                'GROUP BY time($__interval), "category" fill(none)'
+            ).alias("$tag_category"),
+            description="Fullest bin per category, %; orange and red lines are the full alarms.",
+            unit="percent",
+            names=CATEGORY_NAMES,
+            colors=CATEGORY_COLORS,
+            thresholds=FILL,
+            w=8,
+        )
+    ).with_panel(
+        timeseries_panel(
+            "烟雾告警",
+            "Smoke alarms",
+            InfluxQL(
+                f'SELECT sum("smoke_alarm_count") AS "smoke" {telemetry} '
+                "GROUP BY time($__interval) fill(0)"
+            ),
+            description="Telemetry messages reporting smoke per interval (should be zero).",
+            unit="short",
+            draw_bars=True,
+            thresholds=steps((None, "green"), (1, "red")),
+            w=8,
+        )
+    )
+    return d
+
+
+BOARD = Board(UID, FOLDERS["operations"], build)

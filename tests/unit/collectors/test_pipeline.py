@@ -1,0 +1,174 @@
+"""The pure pipeline: decode → enrich → route, with dead letters for every reject."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import shapely
+
+from collectors.deadletter import DeadLetter
+from collectors.pipeline import Inbound, Pipeline
+from collectors.ratelimit import TokenBuckets
+from schemas import DeviceRecord, DistrictIndex, Envelope, Registry
+from schemas.examples import EXAMPLES
+from schemas.ningbo import DISTRICTS_BY_ADCODE
+
+NOW = datetime(2026, 5, 1, 4, 0, tzinfo=UTC)
+VM, EB = "VM-330203-0001", "EB-0042817"
+REGISTRY = Registry(
+    [
+        DeviceRecord(
+            device_id=VM,
+            facility="vending",
+            vendor="ubox",
+            district_adcode="330203",
+            lat=29.87,
+            lon=121.54,
+            expected_interval_s=300,
+        ),
+        DeviceRecord(
+            device_id=EB,
+            facility="mobility",
+            vendor="hellobike",
+            district_adcode="330212",
+            asset_type="ebike",
+            expected_interval_s=30,
+        ),
+    ]
+)
+# A synthetic Yinzhou: a box around the example fix (unit tests need no boundary package).
+DISTRICTS = DistrictIndex([(DISTRICTS_BY_ADCODE["330212"], shapely.box(121.5, 29.8, 121.6, 29.9))])
+
+
+def wire(example: str, **changes: object) -> bytes:
+    return json.dumps({**EXAMPLES[example], "ts": NOW.isoformat(), **changes}).encode()
+
+
+def inbound(topic: str, payload: bytes, monotonic: float = 0.0) -> Inbound:
+    return Inbound(topic, payload, NOW, monotonic)
+
+
+def make(**overrides: object) -> Pipeline:
+    options: dict[str, object] = {
+        "collector_id": "c1",
+        "registry": REGISTRY,
+        "districts": DISTRICTS,
+        "max_payload_bytes": 2048,
+        **overrides,
+    }
+    return Pipeline(**options)  # type: ignore[arg-type]
+
+
+def test_route_fixed_device_event_is_enriched_from_registry() -> None:
+    """A registered vending machine's sale becomes an event keyed by device with its district."""
+    routed = make().route(inbound(f"city/vending/ubox/{VM}/event", wire("vending_sale")))
+    assert (routed.kind, routed.key, routed.reason) == ("event", VM.encode(), None)
+    envelope = Envelope.model_validate_json(routed.value)
+    assert envelope.enrichment is not None
+    assert envelope.enrichment.district_adcode == "330203"
+    assert envelope.enrichment.district_name_en == "Haishu District"
+    assert (envelope.enrichment.lat, envelope.enrichment.vendor) == (29.87, "ubox")
+
+
+def test_route_mobile_position_is_located() -> None:
+    """A mobile fix takes the district it lies in, not the registry's home district."""
+    routed = make().route(
+        inbound(f"city/mobility/hellobike/{EB}/position", wire("mobility_position"))
+    )
+    envelope = Envelope.model_validate_json(routed.value)
+    assert envelope.enrichment is not None
+    assert envelope.enrichment.district_adcode == "330212"
+    assert envelope.enrichment.asset_type == "ebike"
+    outside = wire("mobility_position", lat=30.5, lon=122.5)
+    routed = make().route(inbound(f"city/mobility/hellobike/{EB}/position", outside))
+    enrichment = Envelope.model_validate_json(routed.value).enrichment
+    assert enrichment is not None
+    assert enrichment.district_adcode is None
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason", "field"),
+    [
+        ("city/vending/ubox", b"{}", "bad_topic", None),
+        (f"city/vending/ubox/{VM}/position", wire("mobility_position"), "unknown_channel", None),
+        (f"city/vending/ubox/{VM}/event", b"x" * 2049, "too_large", None),
+        (f"city/vending/ubox/{VM}/event", b"\xff{}", "bad_encoding", None),
+        (f"city/vending/ubox/{VM}/event", b"{nope", "bad_json", None),
+        (
+            f"city/vending/ubox/{VM}/event",
+            wire("vending_sale", amount_fen=-1),
+            "invalid_field",
+            "amount_fen",
+        ),
+        (
+            f"city/vending/ubox/{VM}/event",
+            wire("vending_sale", ts="2020-01-01T00:00:00Z"),
+            "stale_timestamp",
+            "ts",
+        ),
+        (f"city/mobility/hellobike/{EB}/position", b"$GNGGA,x*00", "bad_nmea", None),
+        ("city/vending/ubox/VM-404/event", wire("vending_sale"), "unknown_device", None),
+    ],
+    ids=lambda v: v if isinstance(v, str) and "/" not in v and len(v) < 20 else "",
+)
+def test_route_rejects_become_dead_letters(
+    topic: str, payload: bytes, reason: str, field: str | None
+) -> None:
+    """Each reject reason yields a dead letter with the raw payload, topic and collector id."""
+    routed = make().route(inbound(topic, payload))
+    assert (routed.kind, routed.reason) == ("deadletter", reason)
+    letter = DeadLetter.model_validate_json(routed.value)
+    assert (letter.reason, letter.topic, letter.collector_id) == (reason, topic, "c1")
+    assert letter.payload == payload
+    assert letter.payload_size == len(payload)
+    assert letter.received_at == NOW
+    if field is not None:
+        assert letter.field == field
+    assert routed.key == (letter.device_id or topic).encode()
+
+
+def test_route_unknown_device_accepted_by_setting() -> None:
+    """With unknown_devices='accept' an unregistered device's message is forwarded unenriched."""
+    routed = make(unknown_devices="accept", registry=None).route(
+        inbound("city/vending/ubox/VM-404/event", wire("vending_sale"))
+    )
+    assert routed.kind == "event"
+    assert Envelope.model_validate_json(routed.value).enrichment is None
+
+
+def test_route_rate_limit_cuts_only_the_flooding_device() -> None:
+    """Past its burst a device is dead-lettered as rate_limited while another still passes."""
+    pipeline = make(limiter=TokenBuckets(rate=1.0, burst=3))
+    flood = [
+        pipeline.route(inbound(f"city/vending/ubox/{VM}/telemetry", wire("vending_telemetry"), 0.0))
+        for _ in range(5)
+    ]
+    assert [r.reason for r in flood] == [None, None, None, "rate_limited", "rate_limited"]
+    other = pipeline.route(
+        inbound(f"city/mobility/hellobike/{EB}/telemetry", wire("mobility_telemetry"))
+    )
+    assert other.kind == "event"
+    later = pipeline.route(
+        inbound(f"city/vending/ubox/{VM}/telemetry", wire("vending_telemetry"), 1.0)
+    )
+    assert later.kind == "event"
+
+
+def test_dead_letter_truncates_huge_payloads() -> None:
+    """A payload over the dead-letter limit keeps its first bytes and says so."""
+    routed = make(deadletter_payload_limit=10).route(
+        inbound(f"city/vending/ubox/{VM}/event", b"y" * 5000)
+    )
+    letter = DeadLetter.model_validate_json(routed.value)
+    assert (letter.reason, letter.payload, letter.payload_size) == ("too_large", b"y" * 10, 5000)
+    assert letter.payload_truncated
+
+
+def test_route_status_on_every_facility() -> None:
+    """Status messages (and last wills, which arrive as ordinary status messages) are events."""
+    old_will = wire("device_status", ts=(NOW - timedelta(days=30)).isoformat(), state="offline")
+    routed = make().route(inbound(f"city/vending/ubox/{VM}/status", old_will))
+    assert routed.kind == "event"
+    assert Envelope.model_validate_json(routed.value).body.kind == "device_status"

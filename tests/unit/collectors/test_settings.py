@@ -1,0 +1,49 @@
+"""Collector settings: defaults, environment names, and the README's Configuration table."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from cityiot.settings import Settings
+from collectors.settings import DEFAULT_MAX_PAYLOAD_BYTES, CollectorSettings
+from schemas import MAX_PAYLOAD_BYTES
+
+README = Path(__file__).resolve().parents[3] / "collectors" / "README.md"
+
+
+def test_settings_payload_default_matches_schemas() -> None:
+    """The collector's payload limit defaults to the contract's."""
+    assert DEFAULT_MAX_PAYLOAD_BYTES == MAX_PAYLOAD_BYTES
+
+
+def test_settings_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CITYIOT_COLLECTOR_<FIELD> sets settings.collector.<field>."""
+    monkeypatch.setenv("CITYIOT_COLLECTOR_MAX_IN_FLIGHT", "250")
+    monkeypatch.setenv("CITYIOT_COLLECTOR_UNKNOWN_DEVICES", "accept")
+    settings = Settings()
+    assert settings.collector.max_in_flight == 250
+    assert settings.collector.unknown_devices == "accept"
+
+
+def test_settings_refuse_bad_values() -> None:
+    """Out-of-range values fail at start, naming the field."""
+    with pytest.raises(ValidationError, match="max_in_flight"):
+        CollectorSettings(max_in_flight=70_000)
+    with pytest.raises(ValidationError, match="reconnect_max_delay_s"):
+        CollectorSettings(reconnect_min_delay_s=10, reconnect_max_delay_s=5)
+
+
+def test_settings_readme_lists_every_setting_with_its_default() -> None:
+    """collectors/README.md's Configuration table matches the model (names and defaults)."""
+    rows = dict(
+        re.findall(r"^\| `(CITYIOT_COLLECTOR_[A-Z_]+)` \| `([^`]*)` \|", README.read_text(), re.M)
+    )
+    expected = {
+        f"CITYIOT_COLLECTOR_{name.upper()}": str(field.default)
+        for name, field in CollectorSettings.model_fields.items()
+    }
+    assert rows == expected
