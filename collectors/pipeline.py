@@ -139,10 +139,10 @@ class Pipeline:
         if isinstance(body, MobilityPosition):
             # A moving asset is where its fix says, not in its home district.
             return self.districts.locate(body.lat, body.lon) if self.districts else None
-        if record is not None and record.lat is not None and record.district_adcode:
-            # Fixed devices stand where the registry says.
+        if record is not None and record.district_adcode:
+            # Fixed devices stand where the registry says; a mobile asset's telemetry and status
+            # carry no position and count in its home district.
             return DISTRICTS_BY_ADCODE.get(record.district_adcode)
-        # A mobile asset's telemetry or status carries no position: district unknown.
         return None
 
     def dead_letter(self, msg: Inbound, exc: Rejected, *, device_id: str | None = None) -> Routed:

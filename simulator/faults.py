@@ -1,0 +1,98 @@
+"""Faults a device can suffer during a run: a fridge warming up, a bin left to fill, an outage.
+
+Planned once per device from its own random stream, so the same seed breaks the same devices at
+the same simulated moments. Behaviours consult the plan (a warming fridge reports its rising
+temperature and EVA-DTS codes; an unemptied bin climbs to 100 %); the engine handles outages,
+which are the same for every facility.
+
+Last wills: all simulated devices share one MQTT connection, so the broker cannot publish a
+per-device will for them. A device that drops offline therefore gets, on the broker's behalf, the
+``status`` offline message its will would carry (reason ``connection_lost``), then silence, then
+``online`` (reason ``reconnect``). Real wills are shown separately by :mod:`simulator.publisher`
+with a few devices on connections of their own.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from schemas import Facility
+from simulator.fleet import Device
+
+__all__ = ["BinOverflow", "Faults", "FridgeWarming", "Outage", "plan_faults"]
+
+# Shares of devices that suffer each fault in a run [assumption: chosen so that a fleet of a few
+# hundred shows every fault on the dashboards within the first simulated hours].
+FRIDGE_WARMING_SHARE = 0.05
+BIN_OVERFLOW_SHARE = 0.10
+OUTAGE_SHARE = 0.05
+# When a fault starts: between 15 min and 4 h of simulated time, so short runs see them.
+FAULT_START_S = (900.0, 4 * 3600.0)
+# A failing compressor lets a chilled compartment warm 1.5-4 °C per hour up to the ambient
+# temperature (set point 4-8 °C, alarm above 10 °C for 30 min: DOMAIN.md §6).
+WARMING_C_PER_H = (1.5, 4.0)
+WARMING_CEILING_C = 28.0
+# Cellular dead zones and power cuts: 20-90 minutes offline [assumption].
+OUTAGE_S = (20 * 60.0, 90 * 60.0)
+
+
+@dataclass(frozen=True, slots=True)
+class FridgeWarming:
+    """The cooling unit fails at ``start``; the compartment warms linearly until ambient."""
+
+    start: float
+    c_per_h: float
+
+    def temperature(self, t: float, set_point: float) -> float:
+        if t <= self.start:
+            return set_point
+        return min(WARMING_CEILING_C, set_point + (t - self.start) / 3600.0 * self.c_per_h)
+
+    def above_since(self, threshold: float, set_point: float) -> float:
+        """Simulated second when the temperature crossed ``threshold``."""
+        return self.start + max(0.0, threshold - set_point) / self.c_per_h * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class BinOverflow:
+    """From ``start`` on, the collection truck skips the station: bins fill and stay full."""
+
+    start: float
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """The device is offline (its last will fires) from ``start`` until ``end``."""
+
+    start: float
+    end: float
+
+    def covers(self, t: float) -> bool:
+        return self.start <= t < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    """A device's fault plan; None where it stays healthy."""
+
+    fridge: FridgeWarming | None = None
+    overflow: BinOverflow | None = None
+    outage: Outage | None = None
+
+
+def plan_faults(device: Device, rng: random.Random) -> Faults:
+    """Decide ``device``'s faults. Draws a fixed number of values, whatever the outcome."""
+    draws = [rng.random() for _ in range(3)]
+    starts = [rng.uniform(*FAULT_START_S) for _ in range(3)]
+    rate = rng.uniform(*WARMING_C_PER_H)
+    duration = rng.uniform(*OUTAGE_S)
+    fridge = overflow = None
+    if device.facility is Facility.VENDING and draws[0] < FRIDGE_WARMING_SHARE:
+        fridge = FridgeWarming(start=starts[0], c_per_h=rate)
+    if device.facility is Facility.RECYCLING and draws[1] < BIN_OVERFLOW_SHARE:
+        overflow = BinOverflow(start=starts[1])
+    outage = None
+    if draws[2] < OUTAGE_SHARE:
+        outage = Outage(start=starts[2], end=starts[2] + duration)
+    return Faults(fridge=fridge, overflow=overflow, outage=outage)
