@@ -28,7 +28,14 @@ from cityiot.access.acl import PROBE_USER, AuthFiles
 from cityiot.errors import ServiceError
 from cityiot.local import configs, ports, probes
 
-__all__ = ["LocalServers", "ServerState", "ServicesState", "read_state", "stop_state"]
+__all__ = [
+    "LocalServers",
+    "ServerState",
+    "ServicesState",
+    "die_with_parent",
+    "read_state",
+    "stop_state",
+]
 
 ServerName = Literal["mqtt", "kafka", "influxdb"]
 STATE_FILE = "services.json"
@@ -95,7 +102,7 @@ def _tansu_binary(bin_path: str | None) -> str | None:
         return None
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child before exec: the kernel SIGTERMs it when its parent dies, even by SIGKILL."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -346,7 +353,7 @@ class LocalServers:
                 cwd=self.run_dir,
                 # Own session: Ctrl-C reaches us, and we stop the servers in order.
                 start_new_session=True,
-                preexec_fn=None if self.detach else _die_with_parent,
+                preexec_fn=None if self.detach else die_with_parent,
             )
 
     def _await_ready(self, plans: list[_Plan]) -> None:
