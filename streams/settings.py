@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["StreamSettings"]
@@ -13,10 +15,92 @@ class StreamSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
     app_id: str = Field(
-        "cityiot-streams", description="Faust app id (consumer group and table names)."
+        "cityiot-streams",
+        description="Faust app id: the consumer group, and the prefix of the state table's "
+        "changelog topic. Two workers with the same id share the partitions.",
     )
     allowed_lateness_s: int = Field(
         600,
         ge=0,
-        description="How late (s) an event may arrive and still update its 1-minute window.",
+        description="How late (s after its window's end, by the collector's receive time) an "
+        "event may arrive and still update its 1-minute window; a later one is counted as late "
+        "and written raw only.",
+    )
+    # -- consuming ---------------------------------------------------------------------------
+    batch_max_events: int = Field(
+        5000,
+        ge=1,
+        description="Most records in one batch: one Kafka fetch (broker_max_poll_records), "
+        "processed, written to InfluxDB and persisted together. A fetch returns what is there "
+        "after at most 1.5 s (Faust's fetch wait), so a quiet stream makes small, prompt batches.",
+    )
+    max_fetch_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        description="Bytes one Kafka fetch may return per partition (consumer_max_fetch_size).",
+    )
+    commit_interval_s: float = Field(
+        2.0,
+        gt=0,
+        description="How often acked offsets are committed. Offsets are acked only after the "
+        "batch's InfluxDB write and state changelog succeeded.",
+    )
+    rebalance_timeout_s: float = Field(
+        60.0, gt=0, description="Kafka rebalance timeout (tests: 5 s, FACTS.md)."
+    )
+    session_timeout_s: float = Field(60.0, gt=0, description="Kafka session timeout (tests: 6 s).")
+    heartbeat_interval_s: float = Field(
+        3.0, gt=0, description="Kafka heartbeat interval (tests: 1 s)."
+    )
+    standby_replicas: int = Field(
+        1, ge=0, description="Faust standby replicas of the state table on other workers."
+    )
+    data_dir: str | None = Field(
+        None,
+        description="Faust's data directory (default: <run_dir>/streams/<app_id>). State lives in "
+        "memory and is recovered from its changelog at start.",
+    )
+    # -- dedup -------------------------------------------------------------------------------
+    dedup_missing_max: int = Field(
+        1024,
+        ge=0,
+        description="Most missing seqs remembered per device: a message filling a remembered gap "
+        "is accepted late; older gaps stay counted as lost.",
+    )
+    dedup_reset_distance: int = Field(
+        100_000,
+        ge=1,
+        description="A seq this far below a device's highest is taken as a counter reset "
+        "(reboot) and accepted, not as a duplicate.",
+    )
+    # -- InfluxDB sink -----------------------------------------------------------------------
+    influx_api: Literal["v1", "v2"] = Field(
+        "v1",
+        description="v1: line protocol to /write (1.x, and 2.x/3.x through compatibility); the "
+        "database is created at start on 1.x. v2: influxdb-client's write API (2.x/3.x; the "
+        "bucket is influxdb.database, the org influx_org).",
+    )
+    influx_org: str = Field("cityiot", description="Organisation of the v2 write API.")
+    influx_batch_lines: int = Field(
+        5000, ge=1, description="Lines per InfluxDB write request (a batch is split into these)."
+    )
+    influx_timeout_s: float = Field(10.0, gt=0, description="Timeout of one write request.")
+    influx_retry_initial_s: float = Field(
+        0.5, gt=0, description="First retry delay after a 5xx, timeout or refused connection."
+    )
+    influx_retry_max_s: float = Field(
+        10.0, gt=0, description="Longest retry delay (doubling from the initial one)."
+    )
+    # -- device health -----------------------------------------------------------------------
+    health_interval_s: float = Field(
+        30.0, gt=0, description="How often device_health and devices_online points are written."
+    )
+    default_expected_interval_s: int = Field(
+        300,
+        gt=0,
+        description="Expected message interval of a device the registry does not list; a device "
+        "is offline after three missed intervals or its last will.",
+    )
+    metrics_port: int = Field(
+        0, ge=0, description="Port of the Prometheus /metrics endpoint (0: disabled)."
     )

@@ -7,7 +7,17 @@ import sys
 
 import typer
 
-from cityiot.cli import acl, alerts, certs, collect, dashboards, services, simulate, up
+from cityiot.cli import (
+    acl,
+    alerts,
+    certs,
+    collect,
+    dashboards,
+    services,
+    simulate,
+    stream,
+    up,
+)
 from cityiot.cli import schemas as schemas_cli
 from cityiot.errors import CityiotError
 from schemas.errors import SchemaError
@@ -30,6 +40,7 @@ app.add_typer(dashboards.app, name="dashboards")
 app.command(name="certs")(certs.certs)
 app.command(name="collect")(collect.collect)
 app.command(name="simulate")(simulate.simulate)
+app.command(name="stream")(stream.stream)
 
 
 def main() -> None:

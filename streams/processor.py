@@ -1,0 +1,161 @@
+"""One batch of a partition's records → points and dirty device states (pure: no I/O, no clock).
+
+For each record: decode the envelope (the ``schemas`` model, no second definition), drop it if
+its (device_id, seq) was seen, else write its raw point and, unless it is late, add it to its
+device's and its group's 1-minute window. Then render the ``*_1m`` points of every window the
+batch touched, recomputed from the full state so that a rewrite carries the whole window.
+
+The caller writes the lines, then persists the dirty devices, then acks the records (app.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from schemas import Envelope
+from streams.measurements import MEASUREMENTS
+from streams.points import device_tags, raw_line
+from streams.rollups import (
+    WINDOW_MS,
+    Agg,
+    device_line,
+    group_line,
+    is_late,
+    join_split,
+    split_split,
+    window_start,
+)
+from streams.state import DeviceState, GroupAgg, GroupKey, PartitionState
+
+__all__ = ["BatchResult", "Processor", "Rejected"]
+
+_EPOCH_MS_FACTOR = 1000
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record that is not a valid envelope (a bug upstream): dead-lettered, never retried."""
+
+    partition: int
+    offset: int
+    error: str
+
+
+@dataclass
+class BatchResult:
+    lines: list[str] = field(default_factory=list)
+    dirty: set[tuple[int, str]] = field(default_factory=set)
+    accepted: int = 0
+    duplicates: int = 0
+    late: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+@dataclass
+class Processor:
+    """Turns records into points against the state of the partitions this worker owns."""
+
+    lateness_ms: int
+    missing_max: int = 1024
+    reset_distance: int = 100_000
+    partitions: dict[int, PartitionState] = field(default_factory=dict)
+
+    @property
+    def keep_ms(self) -> int:
+        """How long a window stays in state after its end: the lateness, plus as much again
+        (at least a minute) for collectors whose clocks or queues lag behind the others'."""
+        return self.lateness_ms + max(self.lateness_ms, WINDOW_MS)
+
+    def process(
+        self, partition: int, records: Iterable[tuple[int, bytes]], result: BatchResult
+    ) -> None:
+        """Process one partition's ``(offset, value)`` records in offset order into ``result``."""
+        part = self.partitions.setdefault(partition, PartitionState(partition))
+        touched_groups: set[GroupKey] = set()
+        touched_devices: set[tuple[str, int, str]] = set()
+        for offset, value in records:
+            try:
+                env = Envelope.model_validate_json(value)
+            except ValidationError as exc:
+                result.rejected.append(Rejected(partition, offset, str(exc)))
+                continue
+            self._one(env, part, result, touched_groups, touched_devices)
+        horizon = part.max_rx_ms - self.keep_ms - WINDOW_MS
+        for key in touched_groups:
+            group = part.groups[key]
+            window, kind, tags = key
+            result.lines.append(group_line(kind, tags, window, group.agg, len(group.devices)))
+        for device_id, window, kind in touched_devices:
+            dev = part.devices[device_id]
+            total = Agg()
+            for split_key, agg in dev.windows[window].items():
+                if split_split(split_key)[0] == kind:
+                    total.merge(agg)
+            tags = (("device", device_id), *dev.tags)
+            result.lines.append(device_line(kind, tags, window, total))
+        for device_id in {d for d, _, _ in touched_devices}:
+            part.devices[device_id].evict_windows(window_start(horizon))
+        part.evict_groups(window_start(horizon))
+
+    def _one(
+        self,
+        env: Envelope,
+        part: PartitionState,
+        result: BatchResult,
+        touched_groups: set[GroupKey],
+        touched_devices: set[tuple[str, int, str]],
+    ) -> None:
+        device_id = env.device_id
+        dev = part.devices.get(device_id)
+        if dev is None:
+            dev = part.devices[device_id] = DeviceState(device_id, device_tags(env))
+        elif not dev.windows:
+            # Tags follow the registry, but only between windows: open windows keep their group.
+            dev.tags = device_tags(env)
+        result.dirty.add((part.partition, device_id))
+        if env.seq is None:
+            verdict = dev.seq.check_ts(env.ts_ms)
+        else:
+            verdict = dev.seq.check_seq(
+                env.seq, missing_max=self.missing_max, reset_distance=self.reset_distance
+            )
+        if verdict == "duplicate":
+            result.duplicates += 1
+            return
+        result.accepted += 1
+        ts_ms = env.ts_ms
+        rx_ms = int(env.received_at.timestamp() * _EPOCH_MS_FACTOR)
+        dev.last_rx_ms = max(dev.last_rx_ms, rx_ms)
+        dev.last_ts_ms = max(dev.last_ts_ms, ts_ms)
+        part.max_rx_ms = max(part.max_rx_ms, rx_ms)
+        if env.enrichment is not None and env.enrichment.expected_interval_s is not None:
+            dev.expected_interval_s = env.enrichment.expected_interval_s
+        body = env.body
+        if body.kind == "device_status":
+            dev.will_offline = getattr(body, "state", "online") == "offline"
+        else:
+            dev.will_offline = False
+        result.lines.append(raw_line(env))
+        spec = MEASUREMENTS[body.kind]
+        if not spec.rollup:
+            return
+        if is_late(ts_ms, rx_ms, self.lateness_ms):
+            dev.late += 1
+            result.late += 1
+            return
+        window = window_start(ts_ms)
+        split_key = join_split(body.kind, spec.split_tags(body))
+        sums = spec.sums(body)
+        stats = spec.stats(body)
+        dev.windows.setdefault(window, {}).setdefault(split_key, Agg()).add(sums, stats)
+        key = part.group_key(window, split_key, dev.tags)
+        group = part.groups.get(key)
+        if group is None:
+            group = part.groups[key] = GroupAgg()
+        group.agg.add(sums, stats)
+        group.devices.add(device_id)
+        touched_groups.add(key)
+        touched_devices.add((device_id, window, body.kind))

@@ -1,0 +1,47 @@
+"""Running one streams worker: topics, the Faust worker, metrics, logging."""
+
+from __future__ import annotations
+
+import logging
+
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+from prometheus_client import start_http_server
+
+from cityiot.settings import Settings
+from streams.app import create_app
+
+__all__ = ["ensure_topics", "run_stream"]
+
+log = logging.getLogger(__name__)
+# Creating a topic is a metadata round trip; a cold broker in CI answers within seconds.
+ADMIN_TIMEOUT_S = 30.0
+
+
+def ensure_topics(settings: Settings) -> None:
+    """Create the events and dead-letter topics if missing (collectors create them too)."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    existing = set(admin.list_topics(timeout=ADMIN_TIMEOUT_S).topics)
+    wanted = [settings.kafka.events_topic, settings.kafka.deadletter_topic]
+    new = [NewTopic(t, settings.kafka.partitions, 1) for t in wanted if t not in existing]
+    if not new:
+        return
+    for name, future in admin.create_topics(new, operation_timeout=ADMIN_TIMEOUT_S).items():
+        try:
+            future.result(ADMIN_TIMEOUT_S)
+        except Exception as exc:  # a concurrent creator won the race: fine
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+            log.debug("topic exists topic=%r", name)
+
+
+def run_stream(settings: Settings, *, loglevel: str = "WARN") -> None:
+    """Run a streams worker until SIGINT/SIGTERM (then it commits what is acked and stops)."""
+    from faust.worker import Worker
+
+    ensure_topics(settings)
+    if settings.stream.metrics_port:
+        start_http_server(settings.stream.metrics_port)
+    app = create_app(settings)
+    worker = Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
