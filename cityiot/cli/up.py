@@ -1,58 +1,154 @@
-"""``cityiot up``: the embedded default, the whole platform on one machine."""
+"""``cityiot up``: the embedded default, the whole platform on one machine with no containers.
+
+Starts Mosquitto, Tansu and InfluxDB, a collector, a streams worker and the device simulator;
+shows a live console; on ``--duration`` or Ctrl-C stops everything in data-flow order and prints
+the reconciliation of what the simulator published against what storage holds.
+"""
 
 from __future__ import annotations
 
+import shutil
 import signal
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
 
 from cityiot.errors import ServiceError
+from cityiot.local.console import render, take_snapshot
+from cityiot.local.platform import Platform, SimulatorRun
 from cityiot.local.runner import LocalServers
+from cityiot.reconcile import Reconciliation
 from cityiot.settings import Settings
 
 __all__ = ["up"]
 
+REFRESH_S = 1.0
+# InfluxDB queries for the console are cheap but not free: every few refreshes is enough.
+INFLUX_EVERY = 5
+# After the simulator stops, storage trails it by a batch or two; this is generous for 2 cores.
+DRAIN_TIMEOUT_S = 120.0
+
+
+def _port(address: str) -> int:
+    return int(address.split(",")[0].rpartition(":")[2])
+
+
+def _reconciliation_table(result: Reconciliation) -> Table:
+    table = Table(title="reconciliation: simulator truth vs storage")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row("published (acknowledged by the broker)", f"{result.published:,}")
+    table.add_row("valid", f"{result.valid:,}")
+    table.add_row("stored in InfluxDB (raw points)", f"{result.stored:,}")
+    for reason in sorted(set(result.expected_deadletters) | set(result.deadlettered)):
+        expected = result.expected_deadletters.get(reason, 0)
+        actual = result.deadlettered.get(reason, 0)
+        mark = "" if expected == actual else f"  (simulator sent {expected:,})"
+        table.add_row(f"dead-lettered: {reason}", f"{actual:,}{mark}")
+    dups = "-" if result.duplicates_dropped is None else f"{result.duplicates_dropped:,}"
+    table.add_row("duplicates dropped", dups)
+    table.add_row("totals checked (fen, grams, counts)", f"{len(result.checks):,}")
+    table.add_row("mismatched totals", f"{len(result.mismatches):,}")
+    table.add_row("lost", f"[bold]{result.lost:,}[/bold]")
+    return table
+
+
+def _grafana_hint(console: Console, settings: Settings) -> None:
+    provisioning = Path(__file__).resolve().parents[2] / "deploy" / "grafana"
+    if shutil.which("grafana-server") is None:
+        console.print(
+            "Grafana: not on this machine. Point an existing Grafana at it: datasource InfluxDB "
+            f"(InfluxQL) {settings.influxdb.url}, database {settings.influxdb.database}; "
+            f"provisioning files in {provisioning}/provisioning, dashboards from "
+            "`cityiot dashboards build DIR` or `cityiot dashboards push --url URL`."
+        )
+
 
 def up(
+    devices: Annotated[int, typer.Option(help="Simulated devices.", min=1)] = 200,
+    rate: Annotated[float, typer.Option(help="Simulated messages per second.", min=1)] = 200.0,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds [default: until Ctrl-C].")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Simulator seed: same seed, same traffic.")] = 1,
+    bad_ratio: Annotated[float, typer.Option(help="Share of malformed messages.")] = 0.01,
     run_dir: Annotated[
         Path | None,
         typer.Option(help="Configs, data and logs [default: $CITYIOT_RUN_DIR or .cityiot]"),
     ] = None,
 ) -> None:
-    """Start Mosquitto, Tansu and InfluxDB on their standard ports and run until Ctrl-C."""
+    """Run the whole platform locally: servers, collector, streams worker and simulator."""
     settings = Settings()
+    directory = (run_dir or settings.run_dir).resolve()
+    console = Console()
     servers = LocalServers(
-        run_dir=run_dir or settings.run_dir,
+        run_dir=directory,
         mqtt_port=settings.mqtt.port,
-        kafka_port=int(settings.kafka.bootstrap_servers.split(",")[0].rpartition(":")[2]),
-        influxdb_port=int(settings.influxdb.url.rpartition(":")[2]),
+        kafka_port=_port(settings.kafka.bootstrap_servers),
+        influxdb_port=_port(settings.influxdb.url),
         database=settings.influxdb.database,
         mqtt_auth_dir=settings.mqtt.auth_dir,
     )
     stop = threading.Event()
 
-    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+    def _on_signal(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     state = servers.start()
     for server in state.servers:
-        typer.echo(f"ready  {server.name:<9} {server.url:<28} log {server.log}")
-    typer.echo(
-        "Still to come in `cityiot up`: the collector, the streams worker and the simulator.\n"
-        "Ctrl-C stops everything."
+        console.print(f"ready  {server.name:<9} {server.url:<28} log {server.log}")
+    run = SimulatorRun(
+        devices=devices, rate=rate, duration=duration, seed=seed, bad_ratio=bad_ratio
     )
+    platform = Platform(settings, directory / "platform")
     try:
-        exited = servers.wait(stop.is_set)
+        registered = platform.write_registry(run)
+        platform.start_stream()
+        platform.start_collector()
+        platform.wait_collector_connected()
+        platform.start_simulator(run)
+        _grafana_hint(console, settings)
+        console.print(f"logs in {platform.children.log_dir}; Ctrl-C stops everything.")
+        started = time.monotonic()
+        before = None
+        with Live(console=console, refresh_per_second=2) as live:
+            tick = 0
+            while not stop.is_set():
+                platform.children.check(expected_exits=("simulator",))
+                if not platform.children.children["simulator"].running:
+                    break
+                now = take_snapshot(platform, with_influx=tick % INFLUX_EVERY == 0)
+                if before is not None and now.devices_online is None:
+                    now.devices_online, now.alerts_firing = (
+                        before.devices_online,
+                        before.alerts_firing,
+                    )
+                live.update(
+                    render(now, before, registered=registered, elapsed_s=time.monotonic() - started)
+                )
+                before, tick = now, tick + 1
+                stop.wait(REFRESH_S)
+        console.print("stopping the simulator; waiting for the pipeline to drain ...")
+        platform.children.stop("simulator")
+        if not platform.truth_path.exists():
+            log = str(platform.children.children["simulator"].log)
+            raise ServiceError("simulator", "wrote no truth file", log=log)
+        result = platform.wait_reconciled(platform.truth(), timeout=DRAIN_TIMEOUT_S)
+        console.print(_reconciliation_table(result))
+        for check in result.mismatches[:20]:
+            console.print(f"  mismatch {check.name}: truth {check.expected}, stored {check.actual}")
     finally:
+        platform.stop()
         servers.stop()
-    if exited is not None:
-        raise ServiceError(
-            exited, "exited unexpectedly; the others were stopped", log=state.get(exited).log
-        )
-    typer.echo("stopped")
+    console.print("stopped")
+    if not result.exact:
+        raise typer.Exit(1)

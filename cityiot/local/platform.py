@@ -1,0 +1,183 @@
+"""The whole platform on one machine: servers, a collector, a streams worker, the simulator.
+
+``cityiot up`` and the end-to-end tests run the same thing: the local servers (or servers already
+started), then each platform process as a child with settings passed through ``CITYIOT_*``
+variables, then a reconciliation of the simulator's truth against storage.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import BaseModel, SecretStr
+
+from cityiot.local.children import ChildProcesses
+from cityiot.local.ports import free_port
+from cityiot.reconcile import Reconciliation, compare, count_deadletters, read_stored
+from cityiot.settings import Settings
+from dashboards.influx import InfluxTarget
+from schemas import DistrictIndex
+from simulator.fleet import build_fleet
+from simulator.truth import Truth
+
+__all__ = ["Platform", "SimulatorRun", "scrape", "settings_env"]
+
+# Collector and worker give up their share of a consumer group / session within seconds here.
+LOCAL_STREAM_ENV = {
+    "CITYIOT_STREAM_REBALANCE_TIMEOUT_S": "5",
+    "CITYIOT_STREAM_SESSION_TIMEOUT_S": "6",
+    "CITYIOT_STREAM_HEARTBEAT_INTERVAL_S": "1",
+}
+# Stop order: the producer side first, so every stage can drain what the one before sent.
+STOP_ORDER = ("simulator", "collector", "stream")
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """``CITYIOT_*`` variables that rebuild ``settings`` in a child process (secrets included:
+    the environment of our own children is the one place they may go)."""
+    env: dict[str, str] = {}
+    for name, value in settings:
+        if isinstance(value, BaseModel):
+            for field, inner in value:
+                _put(env, f"CITYIOT_{name}_{field}".upper(), inner)
+        else:
+            _put(env, f"CITYIOT_{name}".upper(), value)
+    return env
+
+
+def _put(env: dict[str, str], key: str, value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, SecretStr):
+        env[key] = value.get_secret_value()
+    elif isinstance(value, (list, dict, BaseModel)):
+        return  # structured values (webhook lists) stay with the parent's own settings source
+    else:
+        env[key] = str(value)
+
+
+def scrape(port: int) -> dict[str, float]:
+    """A Prometheus endpoint's samples as ``name{label=value,...}`` → value (empty if down)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return {}
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples
+
+
+@dataclass(frozen=True)
+class SimulatorRun:
+    devices: int = 200
+    rate: float = 500.0
+    duration: float | None = 30.0
+    seed: int = 1
+    bad_ratio: float = 0.02
+    nmea_ratio: float = 0.1
+    will_devices: int = 2
+
+
+class Platform:
+    """Collector, streams worker and simulator as children, wired to one set of servers."""
+
+    def __init__(self, settings: Settings, run_dir: Path) -> None:
+        self.run_dir = run_dir.resolve()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.registry_path = self.run_dir / "registry.csv"
+        self.truth_path = self.run_dir / "truth.json"
+        self.collector_metrics_port = free_port()
+        self.stream_metrics_port = free_port()
+        self.settings = settings.model_copy(update={"registry_path": self.registry_path})
+        self.children = ChildProcesses(self.run_dir / "logs")
+
+    # -- processes ---------------------------------------------------------------------------
+    def write_registry(self, run: SimulatorRun) -> int:
+        """The simulator's fleet as the collectors' registry (same seed, same devices)."""
+        fleet = build_fleet(
+            run.devices, seed=run.seed, locator=DistrictIndex.load(), will_devices=run.will_devices
+        )
+        registry = fleet.registry()
+        registry.write_csv(self.registry_path)
+        return len(registry)
+
+    def _env(self) -> dict[str, str]:
+        return {**settings_env(self.settings), **LOCAL_STREAM_ENV}
+
+    def start_collector(self, name: str = "collector", client_id: str | None = None) -> None:
+        env = self._env()
+        env["CITYIOT_COLLECTOR_METRICS_PORT"] = str(self.collector_metrics_port)
+        if client_id is not None:
+            env["CITYIOT_COLLECTOR_CLIENT_ID"] = client_id
+        self.children.start(name, ["collect"], env)
+
+    def start_stream(self, name: str = "stream") -> None:
+        env = self._env()
+        env["CITYIOT_STREAM_METRICS_PORT"] = str(self.stream_metrics_port)
+        env["CITYIOT_STREAM_DATA_DIR"] = str(self.run_dir / "stream-data")
+        self.children.start(name, ["stream"], env)
+
+    def start_simulator(self, run: SimulatorRun) -> None:
+        args = [
+            "simulate",
+            f"--devices={run.devices}",
+            f"--rate={run.rate}",
+            f"--seed={run.seed}",
+            f"--bad-ratio={run.bad_ratio}",
+            f"--nmea-ratio={run.nmea_ratio}",
+            f"--will-devices={run.will_devices}",
+            f"--truth={self.truth_path}",
+        ]
+        if run.duration is not None:
+            args.append(f"--duration={run.duration}")
+        self.children.start("simulator", args, self._env())
+
+    def wait_collector_connected(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.children.check()
+            if scrape(self.collector_metrics_port).get("cityiot_collector_mqtt_connects_total", 0):
+                return
+            time.sleep(0.2)
+        raise TimeoutError("the collector did not connect to MQTT in time")
+
+    def stop(self) -> None:
+        self.children.stop_all(STOP_ORDER)
+
+    # -- what happened -----------------------------------------------------------------------
+    def truth(self) -> Truth:
+        return Truth.model_validate_json(self.truth_path.read_text(encoding="utf-8"))
+
+    def influx(self) -> InfluxTarget:
+        db = self.settings.influxdb
+        return InfluxTarget(
+            url=db.url,
+            database=db.database,
+            username=db.username,
+            password=db.password.get_secret_value() if db.password else None,
+            token=db.token.get_secret_value() if db.token else None,
+        )
+
+    def reconcile(self, truth: Truth) -> Reconciliation:
+        deadletters: Counter[str] = count_deadletters(
+            self.settings.kafka.bootstrap_servers, self.settings.kafka.deadletter_topic
+        )
+        return compare(truth, read_stored(self.influx()), deadletters)
+
+    def wait_reconciled(self, truth: Truth, timeout: float = 120.0) -> Reconciliation:
+        """Reconcile until exact or ``timeout``: storage trails the simulator by a batch or two."""
+        deadline = time.monotonic() + timeout
+        result = self.reconcile(truth)
+        while not result.exact and time.monotonic() < deadline:
+            time.sleep(1.0)
+            result = self.reconcile(truth)
+        return result

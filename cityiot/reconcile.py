@@ -1,0 +1,261 @@
+"""Reconciliation: what the simulator published against what InfluxDB and the dead letter hold.
+
+The simulator's truth file says what the broker acknowledged: valid messages per channel, exact
+sales (fen) and drop-off (grams) totals per district, category, payment and outcome, and rejected
+messages per reason. This module reads the same figures back from InfluxDB (raw points and the
+``*_1m`` roll-ups) and from the dead-letter topic, and compares them line by line. ``lost`` is
+every valid message the truth has and storage lacks; a run of the platform must end with 0.
+
+:func:`compare` is pure; :func:`read_stored` and :func:`count_deadletters` are the I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from pydantic import BaseModel, ConfigDict
+
+from dashboards.influx import InfluxTarget
+from simulator.truth import OUTSIDE, Truth
+
+__all__ = ["Check", "Reconciliation", "Stored", "compare", "count_deadletters", "read_stored"]
+
+# streams tags a message whose district is unknown (a fix offshore) with this value.
+UNKNOWN_DISTRICT = "unknown"
+# Raw measurement of each truth channel (facility/channel → measurement).
+CHANNEL_MEASUREMENTS = {
+    "vending/event": "vending_sale",
+    "vending/telemetry": "vending_telemetry",
+    "recycling/event": "recycling_dropoff",
+    "recycling/telemetry": "recycling_telemetry",
+    "mobility/position": "mobility_position",
+    "mobility/telemetry": "mobility_telemetry",
+}
+# Dead letters are read until none arrived for this long (the topic has no end marker).
+DEADLETTER_QUIET_S = 2.0
+
+Key = tuple[str, ...]
+
+
+class Stored(BaseModel):
+    """Figures read back from storage, keyed like the truth's totals."""
+
+    model_config = ConfigDict(frozen=True)
+
+    points: dict[str, int]  # raw measurement → points
+    statuses: int
+    sales: dict[Key, tuple[int, int, int]]  # (district, category, payment, outcome) → n, qty, fen
+    sales_1m: dict[Key, tuple[int, int]]  # (district, payment, outcome) → n, fen
+    dropoffs: dict[Key, tuple[int, int]]  # (district, category) → n, grams
+    dropoffs_1m: dict[Key, tuple[int, int]]  # (district, category) → n, grams
+    positions: dict[Key, int]  # (district, asset_type) → n
+    duplicates_dropped: int | None = None
+
+
+class Check(BaseModel):
+    """One figure compared: what the truth says and what storage holds."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    expected: int
+    actual: int
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.actual
+
+
+class Reconciliation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    published: int
+    valid: int
+    stored: int
+    deadlettered: dict[str, int]
+    expected_deadletters: dict[str, int]
+    duplicates_dropped: int | None
+    lost: int
+    checks: list[Check]
+
+    @property
+    def exact(self) -> bool:
+        return (
+            self.lost == 0
+            and all(check.ok for check in self.checks)
+            and self.deadlettered == self.expected_deadletters
+        )
+
+    @property
+    def mismatches(self) -> list[Check]:
+        return [check for check in self.checks if not check.ok]
+
+
+def _district(name: str) -> str:
+    return UNKNOWN_DISTRICT if name == OUTSIDE else name
+
+
+def compare(truth: Truth, stored: Stored, deadletters: Counter[str]) -> Reconciliation:
+    """Every truth figure against storage (pure)."""
+    checks: list[Check] = []
+    lost = 0
+    stored_total = 0
+    for channel, measurement in CHANNEL_MEASUREMENTS.items():
+        expected = truth.valid_by_channel.get(channel, 0)
+        actual = stored.points.get(measurement, 0)
+        checks.append(Check(name=f"points {measurement}", expected=expected, actual=actual))
+        lost += max(0, expected - actual)
+        stored_total += actual
+    expected_status = sum(v for k, v in truth.valid_by_channel.items() if k.endswith("/status"))
+    checks.append(
+        Check(name="points device_status", expected=expected_status, actual=stored.statuses)
+    )
+    lost += max(0, expected_status - stored.statuses)
+    stored_total += stored.statuses
+
+    sales_1m: Counter[Key] = Counter()
+    sales_1m_fen: Counter[Key] = Counter()
+    for sale in truth.sales:
+        key: Key = (_district(sale.district), sale.category, sale.payment, sale.outcome)
+        n, qty, fen = stored.sales.get(key, (0, 0, 0))
+        label = "/".join(key)
+        checks.append(Check(name=f"sales {label} count", expected=sale.count, actual=n))
+        checks.append(Check(name=f"sales {label} quantity", expected=sale.quantity, actual=qty))
+        checks.append(Check(name=f"sales {label} fen", expected=sale.amount_fen, actual=fen))
+        short = (key[0], sale.payment, sale.outcome)
+        sales_1m[short] += sale.count
+        sales_1m_fen[short] += sale.amount_fen
+    for short_key, count in sorted(sales_1m.items()):
+        n, fen = stored.sales_1m.get(short_key, (0, 0))
+        label = "/".join(short_key)
+        checks.append(Check(name=f"sales_1m {label} count", expected=count, actual=n))
+        fen_expected = sales_1m_fen[short_key]
+        checks.append(Check(name=f"sales_1m {label} fen", expected=fen_expected, actual=fen))
+
+    for drop in truth.dropoffs:
+        drop_key: Key = (_district(drop.district), drop.category)
+        label = "/".join(drop_key)
+        for source, table in (("dropoffs", stored.dropoffs), ("dropoffs_1m", stored.dropoffs_1m)):
+            n, grams = table.get(drop_key, (0, 0))
+            checks.append(Check(name=f"{source} {label} count", expected=drop.count, actual=n))
+            checks.append(Check(name=f"{source} {label} g", expected=drop.weight_g, actual=grams))
+
+    positions: Counter[Key] = Counter()
+    for pos in truth.positions:
+        positions[(_district(pos.district), pos.asset_type)] += pos.count
+    for pos_key, count in sorted(positions.items()):
+        actual = stored.positions.get(pos_key, 0)
+        checks.append(Check(name=f"positions {'/'.join(pos_key)}", expected=count, actual=actual))
+
+    return Reconciliation(
+        published=truth.published,
+        valid=truth.valid,
+        stored=stored_total,
+        deadlettered=dict(sorted(deadletters.items())),
+        expected_deadletters=dict(sorted(truth.rejected_by_reason.items())),
+        duplicates_dropped=stored.duplicates_dropped,
+        lost=lost,
+        checks=checks,
+    )
+
+
+def _rows(target: InfluxTarget, query: str) -> Iterable[tuple[dict[str, str], dict[str, Any]]]:
+    """Each row of a query as (series tags, column → value)."""
+    for series in target.query(query):
+        tags = series.get("tags") or {}
+        columns = series["columns"]
+        for values in series["values"]:
+            yield tags, dict(zip(columns, values, strict=True))
+
+
+def _count(target: InfluxTarget, measurement: str) -> int:
+    # count(*) counts each field; the field present on every point gives the point count.
+    best = 0
+    # Measurement names come from CHANNEL_MEASUREMENTS, never from input.
+    for _, row in _rows(target, f'SELECT count(*) FROM "{measurement}"'):  # noqa: S608
+        best = max([best, *(int(v) for k, v in row.items() if k != "time" and v is not None)])
+    return best
+
+
+def read_stored(target: InfluxTarget) -> Stored:
+    """Read every figure :func:`compare` needs from InfluxDB (v1 ``/query``, InfluxQL)."""
+    points = {m: _count(target, m) for m in CHANNEL_MEASUREMENTS.values()}
+    sales: dict[Key, tuple[int, int, int]] = {}
+    query = 'SELECT amount_fen, quantity, category, payment, outcome FROM "vending_sale"'
+    for tags, row in _rows(target, query + ' GROUP BY "district"'):
+        sale_key: Key = (tags["district"], row["category"], row["payment"], row["outcome"])
+        n, qty, fen = sales.get(sale_key, (0, 0, 0))
+        sales[sale_key] = (n + 1, qty + int(row["quantity"]), fen + int(row["amount_fen"]))
+    sales_1m: dict[Key, tuple[int, int]] = {}
+    query = 'SELECT sum("count") AS n, sum(amount_fen) AS fen FROM "vending_sale_1m"'
+    for tags, row in _rows(target, query + ' GROUP BY "district", "payment", "outcome"'):
+        sales_1m[(tags["district"], tags["payment"], tags["outcome"])] = (
+            int(row["n"] or 0),
+            int(row["fen"] or 0),
+        )
+    dropoffs: dict[Key, tuple[int, int]] = {}
+    query = 'SELECT weight_g, category FROM "recycling_dropoff" GROUP BY "district"'
+    for tags, row in _rows(target, query):
+        drop_key: Key = (tags["district"], row["category"])
+        n, grams = dropoffs.get(drop_key, (0, 0))
+        dropoffs[drop_key] = (n + 1, grams + int(row["weight_g"]))
+    dropoffs_1m: dict[Key, tuple[int, int]] = {}
+    query = 'SELECT sum("count") AS n, sum(weight_g) AS g FROM "recycling_dropoff_1m"'
+    for tags, row in _rows(target, query + ' GROUP BY "district", "category"'):
+        dropoffs_1m[(tags["district"], tags["category"])] = (
+            int(row["n"] or 0),
+            int(row["g"] or 0),
+        )
+    positions: dict[Key, int] = {}
+    query = 'SELECT count(lat) AS n FROM "mobility_position" GROUP BY "district", "asset_type"'
+    for tags, row in _rows(target, query):
+        positions[(tags["district"], tags["asset_type"])] = int(row["n"] or 0)
+    duplicates = None
+    for _, row in _rows(target, 'SELECT sum(duplicates) AS d FROM "platform_stats"'):
+        duplicates = int(row["d"] or 0)
+    return Stored(
+        points=points,
+        statuses=_count(target, "device_status"),
+        sales=sales,
+        sales_1m=sales_1m,
+        dropoffs=dropoffs,
+        dropoffs_1m=dropoffs_1m,
+        positions=positions,
+        duplicates_dropped=duplicates,
+    )
+
+
+def count_deadletters(bootstrap: str, topic: str, *, timeout_s: float = 30.0) -> Counter[str]:
+    """Dead-letter records per reason, read from the start of every partition until quiet."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"cityiot-reconcile-{time.monotonic_ns()}",
+            "enable.auto.commit": False,
+            "log_level": 0,
+        }
+    )
+    reasons: Counter[str] = Counter()
+    try:
+        metadata = consumer.list_topics(topic, timeout=10)
+        partitions = metadata.topics[topic].partitions if topic in metadata.topics else {}
+        # assign(), not subscribe(): a group join costs seconds and this reader needs no group.
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        deadline = time.monotonic() + timeout_s
+        quiet_since = time.monotonic()
+        while partitions and time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is None or msg.error() is not None:
+                if time.monotonic() - quiet_since > DEADLETTER_QUIET_S:
+                    break
+                continue
+            quiet_since = time.monotonic()
+            reasons[json.loads(msg.value() or b"{}").get("reason", "unreadable")] += 1
+    finally:
+        consumer.close()
+    return reasons
