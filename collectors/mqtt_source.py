@@ -65,6 +65,8 @@ class MqttSource:
         self._connected = False
         self._closing = False
         self.subscribed = threading.Event()
+        # Native id of paho's network thread, once connected (for per-thread CPU accounting).
+        self.network_thread: int | None = None
         self._client = self._make_client()
 
     # -- setup -------------------------------------------------------------------------------
@@ -163,6 +165,7 @@ class MqttSource:
         with self._lock:
             self._generation += 1
             self._connected = True
+        self.network_thread = threading.get_native_id()
         self._stats.mqtt_connects += 1
         log.info(
             "mqtt connected url=%s client_id=%s session_present=%s",

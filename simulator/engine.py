@@ -187,7 +187,7 @@ class Simulation:
         )
         payload = fix.text.encode("ascii")
         # NMEA keeps 4 decimals of arc minutes: locate the fix as collectors will decode it.
-        decoded = decode(topic, payload, received_at=now).body
+        decoded = decode(topic, payload, received_at=now, prefix=self.prefix).body
         assert isinstance(decoded, MobilityPosition)
         where = self.locator.locate(decoded.lat, decoded.lon)
         return SimMessage(

@@ -254,7 +254,8 @@ class _WillClient:
     def __init__(self, target: MqttTarget, device_id: str) -> None:
         self.connected = False
         self.acked = False
-        self.client = _client(target, f"cityiot-sim-will-{device_id}")
+        # A fresh id per run: two runs on one broker must not resume each other's sessions.
+        self.client = _client(target, f"cityiot-sim-will-{device_id}-{uuid.uuid4().hex[:6]}")
         self.client.on_connect = self._on_connect
         self.client.on_publish = self._on_publish
 

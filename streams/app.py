@@ -1,7 +1,9 @@
-"""The streams worker: city.events.v1 → dedup → raw points and 1-minute roll-ups → InfluxDB.
+"""The streams worker: city.events.v1 → dedup → raw points, 1-minute roll-ups, alerts → InfluxDB.
 
 Top to bottom in data-flow order: the Faust app and its topics, the state table, the batch
-handler (decode, dedup, points, roll-ups → InfluxDB → state changelog → ack), device health.
+handler (decode, dedup, points, roll-ups, alert rules → InfluxDB → city.alerts.v1 → state
+changelog → ack), then the timers: alert tick (absence, offline), device health, platform stats.
+The dead-letter topic is consumed too, into ``deadletters`` points (streams/platform.py).
 
 Quick start (servers from ``cityiot services up``)::
 
@@ -12,26 +14,35 @@ transactions: (1) the points of a batch are written to InfluxDB (idempotent: a r
 the same point), (2) then the changed device states go to the table's changelog and are flushed,
 (3) then the records are acked, and Faust commits acked offsets only. A crash between any two
 steps replays the batch against a state that either lacks it entirely (rewrites the same points)
-or includes it entirely (drops it as duplicates: its points are already written).
+or includes it entirely (drops it as duplicates: its points are already written). Alert changes
+are produced to city.alerts.v1 between (1) and (2): a replay produces them again, identical
+(same fingerprint, status and start: same idempotency key), and receivers drop the repeat.
+
+The batch handler and the alert tick both change device state and write its changelog, so they
+take turns (``Pipeline.lock``); so does a rebalance's revocation.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from cityiot.settings import Settings
-from schemas import Registry, load_registry
-from streams.consumer import StreamsApp
+from schemas import DistrictIndex, Registry, load_registry
+from streams.alerts import AlertEngine, build_zones, load_rules
+from streams.consumer import StreamsApp, events_lag
 from streams.deadletter import StreamDeadLetter
 from streams.health import health_lines
 from streams.influx import DeadLine, Sink, V1Writer, V2Writer, Writer
 from streams.metrics import METRICS
+from streams.platform import StatsCounters, deadletter_point, stats_point
 from streams.processor import BatchResult, Processor
 from streams.state import DeviceState, PartitionState, state_key
 from streams.tail import read_tail
@@ -73,9 +84,11 @@ def create_app(settings: Settings) -> StreamsApp:
     )
     # The events, as bytes: decoded by the schemas' Envelope in the handler, nothing else.
     events = app.topic(settings.kafka.events_topic, key_serializer="raw", value_serializer="raw")
+    # Read (into `deadletters` points) and written (records the sink or decoding rejects).
     deadletters = app.topic(
         settings.kafka.deadletter_topic, key_serializer="raw", value_serializer="raw"
     )
+    alerts = app.topic(settings.kafka.alerts_topic, key_serializer="raw", value_serializer="raw")
     # One record per device (key "partition:device_id", written to that partition's changelog).
     table = app.Table(
         TABLE_NAME,
@@ -85,15 +98,32 @@ def create_app(settings: Settings) -> StreamsApp:
     )
     registry = load_registry(settings.registry_path) if settings.registry_path else None
     pipeline = Pipeline(
-        app=app, settings=settings, table=table, deadletters=deadletters, registry=registry
+        app=app,
+        settings=settings,
+        table=table,
+        deadletters=deadletters,
+        alerts=alerts,
+        registry=registry,
+        engine=_engine(settings),
     )
     app.pipeline = pipeline
     app.topics.add(events)
-    app.batch_topics = frozenset({settings.kafka.events_topic})
+    app.topics.add(deadletters)
+    app.batch_topics = frozenset({settings.kafka.events_topic, settings.kafka.deadletter_topic})
     app.batch_handler = pipeline.handle
     app.on_partitions_revoked.connect(pipeline.on_revoked)
+    app.timer(settings.alert.tick_interval_s)(pipeline.tick_alerts)
     app.timer(s.health_interval_s)(pipeline.write_health)
+    app.timer(s.stats_interval_s)(pipeline.write_stats)
     return app
+
+
+def _engine(settings: Settings) -> AlertEngine:
+    """The rules of ``CITYIOT_ALERT_RULES_PATH`` (default: the shipped ones), checked at start."""
+    rules = load_rules(settings.alert.rules_path)
+    if settings.districts_path is None:
+        return AlertEngine(rules)  # loads the packaged boundaries if a geofence needs them
+    return AlertEngine(rules, build_zones(rules, DistrictIndex.load(settings.districts_path)))
 
 
 def _writer(settings: Settings) -> Writer:
@@ -118,7 +148,8 @@ def _writer(settings: Settings) -> Writer:
 
 
 class Pipeline:
-    """The batch handler and the health timer of one worker, around a :class:`Processor`."""
+    """The batch handler and the timers (alert tick, health, stats) of one worker, around a
+    :class:`Processor`."""
 
     def __init__(
         self,
@@ -127,18 +158,22 @@ class Pipeline:
         settings: Settings,
         table: Any,
         deadletters: Any,
+        alerts: Any,
         registry: Registry | None,
+        engine: AlertEngine | None,
     ) -> None:
         s = settings.stream
         self.app = app
         self.settings = settings
         self.table = table
         self.deadletters = deadletters
+        self.alerts = alerts
         self.registry = registry
         self.processor = Processor(
             lateness_ms=s.allowed_lateness_s * 1000,
             missing_max=s.dedup_missing_max,
             reset_distance=s.dedup_reset_distance,
+            engine=engine,
         )
         self.sink = Sink(
             _writer(settings),
@@ -147,33 +182,73 @@ class Pipeline:
             retry_max_s=s.influx_retry_max_s,
         )
         self._sink_started = False
+        self._sink_lock = asyncio.Lock()
+        #: Taken by whatever changes device state: a batch, an alert tick, a revocation.
+        self.lock = asyncio.Lock()
+        self.stats = StatsCounters()
+        self._stats_sent = StatsCounters()
+        self.instance = s.instance_id or f"{socket.gethostname()}:{s.app_id}"
+
+    async def _start_sink(self) -> None:
+        async with self._sink_lock:
+            if not self._sink_started:
+                await self.sink.writer.start()
+                self._sink_started = True
 
     # -- the hot path --------------------------------------------------------------------------
     async def handle(self, messages: list[Any]) -> None:
-        """Process one fetch: points → InfluxDB → state changelog → ack. Retries until done."""
+        """Process one fetch: points → InfluxDB → alerts → state changelog → ack. Retries until
+        done."""
         started = time.perf_counter()
-        if not self._sink_started:
-            await self.sink.writer.start()
-            self._sink_started = True
+        await self._start_sink()
+        events_topic = self.settings.kafka.events_topic
+        prefix = self.settings.mqtt.topic_prefix
         by_partition: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
+        dead_lines: list[str] = []
         for message in messages:
-            by_partition[message.partition].append((message.offset, message.value))
-        result = BatchResult()
-        for partition, records in by_partition.items():
-            await self._ensure_loaded(partition)
-            self.processor.process(partition, records, result)
-        dead = await self.sink.write(result.lines)
-        await self._dead_letter(result, dead)
-        self._persist(result.dirty)
-        await self.app.producer.flush()
+            if message.topic == events_topic:
+                by_partition[message.partition].append((message.offset, message.value))
+            else:
+                ts_ms = int((message.timestamp or 0) * 1000)
+                dead_lines.append(
+                    deadletter_point(message.value or b"", kafka_ts_ms=ts_ms, topic_prefix=prefix)
+                )
+        dead_in = len(dead_lines)
+        result = BatchResult(lines=dead_lines)  # the batch's lines grow from these
+        async with self.lock:
+            for partition, records in by_partition.items():
+                await self._ensure_loaded(partition)
+                self.processor.process(partition, records, result)
+            await self._apply(result)
         consumer = self.app.consumer
         for message in messages:
             consumer.ack(message)
+        stats = self.stats
+        stats.events_in += len(messages) - dead_in
+        stats.duplicates += result.duplicates
+        stats.late += result.late
+        stats.deadletters_in += dead_in
         METRICS.events.labels(result="accepted").inc(result.accepted - result.late)
         METRICS.events.labels(result="late").inc(result.late)
         METRICS.events.labels(result="duplicate").inc(result.duplicates)
         METRICS.events.labels(result="rejected").inc(len(result.rejected))
         METRICS.batch_seconds.observe(time.perf_counter() - started)
+
+    async def _apply(self, result: BatchResult) -> None:
+        """The effects of a batch or tick, in the order that makes a replay exact (module doc)."""
+        dead = await self.sink.write(result.lines)
+        await self._dead_letter(result, dead)
+        for alert in result.alerts:
+            await self.alerts.send(key=alert.key.encode(), value=alert.model_dump_json().encode())
+            log.info(
+                "alert status=%s rule=%s device_id=%r fingerprint=%s",
+                alert.status,
+                alert.rule,
+                alert.device_id,
+                alert.fingerprint,
+            )
+        self._persist(result.dirty)
+        await self.app.producer.flush()
 
     async def _ensure_loaded(self, partition: int) -> None:
         """After an assignment (and Faust's recovery of the table), load the partition's state."""
@@ -249,9 +324,27 @@ class Pipeline:
         """Forget revoked partitions: if they come back, their state is loaded afresh."""
         topic = self.settings.kafka.events_topic
         revoked: Iterable[Any] = args[0] if args else kwargs.get("revoked", ())
-        for tp in revoked:
-            if tp.topic == topic:
-                self.processor.partitions.pop(tp.partition, None)
+        # After a running tick: it must not write a changelog the next owner has already read.
+        async with self.lock:
+            for tp in revoked:
+                if tp.topic == topic:
+                    self.processor.partitions.pop(tp.partition, None)
+
+    # -- alert tick ------------------------------------------------------------------------------
+    async def tick_alerts(self) -> None:
+        """Absence and offline rules at the wall clock, with the same effects order as a batch.
+
+        A replayed tick (a crash before its changelog) fires the same alerts with the same start
+        times: the engine derives them from receive times, not from ``now``.
+        """
+        if self.processor.engine is None:
+            return
+        await self._start_sink()
+        async with self.lock:
+            result = BatchResult()
+            self.processor.tick(datetime.now(UTC), result)
+            if result.lines or result.dirty:
+                await self._apply(result)
 
     # -- device health ---------------------------------------------------------------------------
     def interval_for(self, dev: DeviceState) -> int:
@@ -278,3 +371,20 @@ class Pipeline:
             )
         )
         await self.sink.write_once(lines)
+
+    # -- platform stats --------------------------------------------------------------------------
+    async def write_stats(self) -> None:
+        """One ``platform_stats`` point: deltas since the last point InfluxDB accepted."""
+        await self._start_sink()
+        now = self.stats.copy()
+        now.points_written = self.sink.lines_written
+        now.write_errors = self.sink.write_errors
+        point = stats_point(
+            now.minus(self._stats_sent),
+            kafka_lag=events_lag(self.app.consumer, self.settings.kafka.events_topic),
+            instance=self.instance,
+            ts_ns=time.time_ns(),
+        )
+        if await self.sink.write_once([point]):
+            # This point's own line counts in the next one.
+            self._stats_sent = now

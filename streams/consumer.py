@@ -19,10 +19,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
+from faust.exceptions import ConsumerNotStarted
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 
-__all__ = ["BatchConsumer", "BatchHandler", "StreamsApp"]
+__all__ = ["BatchConsumer", "BatchHandler", "StreamsApp", "events_lag"]
 
 BatchHandler = Callable[[list[Any]], Awaitable[None]]
 
@@ -100,3 +101,31 @@ class StreamsApp(faust.App):
         consumer.batch_topics = self.batch_topics
         consumer.batch_handler = self.batch_handler
         return consumer
+
+
+def events_lag(consumer: Any, topic: str) -> int:
+    """Records of ``topic`` behind this worker: Σ over its assigned partitions of the high
+    watermark minus the next offset to process (the last read + 1, else the committed one).
+
+    The watermark is the one of the latest fetch (no broker round trip); Tansu's can trail the
+    real end (FACTS.md), so a partition never counts below 0. A partition not fetched yet has
+    no watermark and counts 0.
+    """
+    total = 0
+    try:
+        assigned = consumer.assignment()
+    except ConsumerNotStarted:  # nothing assigned yet
+        return 0
+    for tp in assigned:
+        if tp.topic != topic:
+            continue
+        try:
+            high = consumer.highwater(tp)
+        except AssertionError:  # aiokafka asserts the partition is (still) assigned
+            high = None
+        read = consumer._read_offset.get(tp)
+        done = read + 1 if read is not None else consumer._committed_offset.get(tp)
+        if high is None or done is None:
+            continue
+        total += max(0, high - done)
+    return total

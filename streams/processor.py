@@ -1,21 +1,29 @@
 """One batch of a partition's records → points and dirty device states (pure: no I/O, no clock).
 
 For each record: decode the envelope (the ``schemas`` model, no second definition), drop it if
-its (device_id, seq) was seen, else write its raw point and, unless it is late, add it to its
+its (device_id, seq) was seen, else write its raw point, apply it to the device's alert rules
+(changes and their ``alerts`` points join the batch) and, unless it is late, add it to its
 device's and its group's 1-minute window. Then render the ``*_1m`` points of every window the
 batch touched, recomputed from the full state so that a rewrite carries the whole window.
 
-The caller writes the lines, then persists the dirty devices, then acks the records (app.py).
+The caller writes the lines, publishes the alert changes, then persists the dirty devices, then
+acks the records (app.py). :meth:`Processor.tick` runs the time-driven alert rules the same way.
+
+Alerts are evaluated with ``now`` = the collector's receive time of the message, never the
+wall clock, so a batch replayed after a crash yields the same changes with the same start times
+(the same webhook idempotency keys).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pydantic import ValidationError
 
 from schemas import Envelope
+from streams.alerts import Alert, AlertEngine, DeviceAlerts, alert_point
 from streams.measurements import MEASUREMENTS
 from streams.points import device_tags, raw_line
 from streams.rollups import (
@@ -52,6 +60,7 @@ class BatchResult:
     duplicates: int = 0
     late: int = 0
     rejected: list[Rejected] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
 
 
 @dataclass
@@ -62,6 +71,8 @@ class Processor:
     missing_max: int = 1024
     reset_distance: int = 100_000
     partitions: dict[int, PartitionState] = field(default_factory=dict)
+    #: The alert rules; None runs none (the bench's pure-throughput mode, most unit tests).
+    engine: AlertEngine | None = None
 
     @property
     def keep_ms(self) -> int:
@@ -139,6 +150,8 @@ class Processor:
         else:
             dev.will_offline = False
         result.lines.append(raw_line(env))
+        if self.engine is not None:
+            self._alert(self.engine, env, dev, part.partition, result)
         spec = MEASUREMENTS[body.kind]
         if not spec.rollup:
             return
@@ -159,3 +172,38 @@ class Processor:
         group.devices.add(device_id)
         touched_groups.add(key)
         touched_devices.add((device_id, window, body.kind))
+
+    def _alert(
+        self,
+        engine: AlertEngine,
+        env: Envelope,
+        dev: DeviceState,
+        partition: int,
+        result: BatchResult,
+    ) -> None:
+        state = dev.alerts
+        if state is None:
+            state = dev.alerts = DeviceAlerts(device_id=dev.device_id, partition=partition)
+        # In place: the device is dirty already (its dedup state moved), so it is persisted.
+        for alert in engine.apply(state, env, env.received_at):
+            result.alerts.append(alert)
+            result.lines.append(alert_point(alert))
+
+    def tick(self, now: datetime, result: BatchResult) -> None:
+        """Absence and offline rules of every device this worker owns, at ``now``.
+
+        Only devices whose alert state changed (an alert fired, a removed rule's state went)
+        become dirty: a quiet tick writes no changelog record.
+        """
+        if self.engine is None:
+            return
+        for part in self.partitions.values():
+            for dev in part.devices.values():
+                if dev.alerts is None:
+                    continue
+                changes, changed = self.engine.apply_tick(dev.alerts, now)
+                if changed:
+                    result.dirty.add((part.partition, dev.device_id))
+                for alert in changes:
+                    result.alerts.append(alert)
+                    result.lines.append(alert_point(alert))

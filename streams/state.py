@@ -4,9 +4,11 @@ Everything that must survive a crash lives in one :class:`DeviceState` per devic
 tracker, its counters, when it was last seen, and its own contribution to every open 1-minute
 window. A device's messages all sit in one partition, so one record per device, written to the
 state table's changelog after each batch, is atomic: it either includes an event in both its dedup
-state and its window contributions, or in neither. The group aggregates (district × facility ...)
-are a sum over the partition's devices, kept in memory and rebuilt from the device records after
-a restart (:meth:`PartitionState.rebuild_groups`).
+state and its window contributions, or in neither. The device's alert state
+(:class:`streams.alerts.DeviceAlerts`) rides in the same record for the same reason: a replayed
+batch meets an alert state that has seen exactly the events the dedup state has. The group
+aggregates (district × facility ...) are a sum over the partition's devices, kept in memory and
+rebuilt from the device records after a restart (:meth:`PartitionState.rebuild_groups`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from pydantic_core import from_json, to_json
 
+from streams.alerts.state import DeviceAlerts
 from streams.dedup import SeqTracker
 from streams.rollups import Agg, Tags, split_split
 
@@ -42,6 +45,8 @@ class DeviceState:
     expected_interval_s: int | None = None
     # window start → split key (kind|tag=value...) → this device's aggregate
     windows: dict[int, dict[str, Agg]] = field(default_factory=dict)
+    # None until the alert engine first sees the device (or when the worker runs no rules).
+    alerts: DeviceAlerts | None = None
 
     def dump(self) -> bytes:
         data: dict[str, Any] = {
@@ -58,6 +63,8 @@ class DeviceState:
                 for w, by_key in self.windows.items()
             },
         }
+        if self.alerts is not None:
+            data["al"] = self.alerts
         return to_json(data)
 
     @classmethod
@@ -76,6 +83,8 @@ class DeviceState:
                 int(w): {k: Agg.load(v) for k, v in by_key.items()}
                 for w, by_key in data["w"].items()
             },
+            # Records written before alerts were wired in have no "al".
+            alerts=DeviceAlerts.model_validate(data["al"]) if "al" in data else None,
         )
 
     def evict_windows(self, before: int) -> None:

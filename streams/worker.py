@@ -19,10 +19,12 @@ ADMIN_TIMEOUT_S = 30.0
 
 
 def ensure_topics(settings: Settings) -> None:
-    """Create the events and dead-letter topics if missing (collectors create them too)."""
+    """Create the events, dead-letter and alerts topics if missing (collectors create the first
+    two too)."""
     admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
     existing = set(admin.list_topics(timeout=ADMIN_TIMEOUT_S).topics)
-    wanted = [settings.kafka.events_topic, settings.kafka.deadletter_topic]
+    k = settings.kafka
+    wanted = [k.events_topic, k.deadletter_topic, k.alerts_topic]
     new = [NewTopic(t, settings.kafka.partitions, 1) for t in wanted if t not in existing]
     if not new:
         return

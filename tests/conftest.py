@@ -40,7 +40,9 @@ def unique_name(request: pytest.FixtureRequest) -> str:
 def settings(local_servers: LocalServers, unique_name: str, tmp_path: Path) -> Settings:
     """Settings pointing at the session's servers, with topics and a database of this test's own."""
     return Settings(
-        mqtt={"url": local_servers.mqtt_url},
+        # Retained status messages outlive a test, and Mosquitto hands them to every new
+        # subscription: a topic prefix of its own keeps one test's devices out of the next.
+        mqtt={"url": local_servers.mqtt_url, "topic_prefix": f"city-{uuid.uuid4().hex[:8]}"},
         kafka={
             "bootstrap_servers": local_servers.kafka_bootstrap,
             "events_topic": f"events_{unique_name}",
@@ -48,5 +50,9 @@ def settings(local_servers: LocalServers, unique_name: str, tmp_path: Path) -> S
             "alerts_topic": f"alerts_{unique_name}",
         },
         influxdb={"url": local_servers.influxdb_url, "database": f"db_{unique_name}"},
+        # Faust names changelog topics after the app id, and MQTT sessions follow the client id:
+        # shared names would hand one test's dedup state or session backlog to the next.
+        stream={"app_id": f"streams_{unique_name}"},
+        collector={"group": f"collectors_{unique_name}", "client_id": f"collector_{unique_name}"},
         run_dir=tmp_path / "run",
     )

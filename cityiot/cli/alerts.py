@@ -1,7 +1,10 @@
-"""``cityiot alerts``: check a rules file, and send a test alert to the webhook endpoints."""
+"""``cityiot alerts``: check a rules file, send a test alert, and run the webhook notifier."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -9,8 +12,10 @@ import typer
 
 from cityiot.errors import CityiotError
 from cityiot.settings import Settings
+from streams.alerts.relay import relay
 from streams.alerts.rules import load_rules
 from streams.alerts.settings import AlertSettings
+from streams.alerts.webhooks.notifier import JsonLinesDeadLetter, JsonLinesDeliveryLog
 from streams.alerts.webhooks.probe import send_test
 from streams.alerts.zones import build_zones
 
@@ -69,3 +74,41 @@ def notify(
         )
     if any(r.outcome == "dead_letter" for r in records):
         raise CityiotError(f"some notifications failed; see {dead_letter}")
+
+
+@app.command("run")
+def run(
+    loglevel: Annotated[str, typer.Option(help="error, warning, info or debug.")] = "warning",
+) -> None:
+    """Deliver city.alerts.v1 to the webhook endpoints until Ctrl-C / SIGTERM.
+
+    Offsets are committed after each fetch is delivered or dead-lettered (at least once; the
+    Idempotency-Key header lets receivers drop repeats). A stop finishes the fetch in hand.
+    """
+    logging.basicConfig(
+        level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    settings = Settings()
+    alerts = _alert_settings(settings)
+    endpoints = alerts.endpoints()
+    if not endpoints:
+        raise CityiotError("no webhook endpoint configured (CITYIOT_ALERT_WEBHOOKS)")
+    dead_letter = alerts.dead_letter_path or settings.run_dir / "alerts" / "deadletter.jsonl"
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await relay(
+            bootstrap_servers=settings.kafka.bootstrap_servers,
+            topic=settings.kafka.alerts_topic,
+            group=alerts.notifier_group,
+            endpoints=endpoints,
+            dead_letter=JsonLinesDeadLetter(dead_letter),
+            delivery_log=JsonLinesDeliveryLog(alerts.delivery_log_path),
+            stop=stop,
+        )
+
+    submitted = asyncio.run(main())
+    typer.echo(f"stopped: {submitted} notifications submitted; dead letters: {dead_letter}")

@@ -1,4 +1,4 @@
-"""``cityiot stream``: run a streams worker (events → dedup → InfluxDB points and roll-ups)."""
+"""``cityiot stream``: run a streams worker (events → dedup → InfluxDB points, roll-ups, alerts)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ def stream(
     ] = None,
     loglevel: Annotated[str, typer.Option(help="crit, error, warn, info or debug.")] = "warn",
 ) -> None:
-    """Consume city.events.v1 and write raw points, 1-minute roll-ups and device health.
+    """Consume city.events.v1 and write raw points, 1-minute roll-ups, device health and alerts.
+
+    Alert changes go to city.alerts.v1 (webhooks: `cityiot alerts run`); city.deadletter.v1
+    becomes `deadletters` points, and each worker writes `platform_stats`.
 
     Start as many as there are partitions; each resumes from its committed offsets and
     recovers its state from the changelog. Stops cleanly on Ctrl-C / SIGTERM.

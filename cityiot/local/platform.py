@@ -20,7 +20,7 @@ from cityiot.local.children import ChildProcesses
 from cityiot.local.ports import free_port
 from cityiot.reconcile import Reconciliation, compare, count_deadletters, read_stored
 from cityiot.settings import Settings
-from dashboards.influx import InfluxTarget
+from dashboards.influx import InfluxError, InfluxTarget
 from schemas import DistrictIndex
 from simulator.fleet import build_fleet
 from simulator.truth import Truth
@@ -176,8 +176,15 @@ class Platform:
     def wait_reconciled(self, truth: Truth, timeout: float = 120.0) -> Reconciliation:
         """Reconcile until exact or ``timeout``: storage trails the simulator by a batch or two."""
         deadline = time.monotonic() + timeout
-        result = self.reconcile(truth)
-        while not result.exact and time.monotonic() < deadline:
+        while True:
+            try:
+                result = self.reconcile(truth)
+            except InfluxError:
+                # The worker creates the database with its first write; until then, nothing.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
+                continue
+            if result.exact or time.monotonic() > deadline:
+                return result
             time.sleep(1.0)
-            result = self.reconcile(truth)
-        return result

@@ -11,12 +11,19 @@ from grafana_foundation_sdk.models import dashboard as dm
 from dashboards.panels import title
 from dashboards.variables import Variable, matches
 
-__all__ = ["FOLDERS", "Board", "Folder", "new_dashboard", "where"]
+__all__ = ["FOLDERS", "HEALTH_TICK", "SUCCESS", "Board", "Folder", "new_dashboard", "where"]
 
 # Ningbo's operators read times in Beijing time; "today" (now/d) starts at local midnight.
 TIMEZONE = "Asia/Shanghai"
 DEFAULT_RANGE = ("now-6h", "now")
 REFRESH = "1m"  # roll-ups are per minute: refreshing faster shows nothing new
+# streams writes device_health and devices_online once per CITYIOT_STREAM_HEALTH_INTERVAL_S
+# (default 30 s), every worker at the same instant (now rounded down to the interval). Online
+# counts are summed over districts and partitions per tick, so they group by exactly this step:
+# a wider bucket would add two ticks' counts together.
+HEALTH_TICK = "30s"
+# Raw vending sales include failed and refunded vends (field ``outcome``, a tag on the roll-ups).
+SUCCESS = "\"outcome\" = 'success'"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 
 from dashboards import variables as v
-from dashboards.boards.common import FOLDERS, Board, new_dashboard, where
+from dashboards.boards.common import FOLDERS, HEALTH_TICK, Board, new_dashboard, where
 from dashboards.influxql import InfluxQL
 from dashboards.panels import (
     DISTRICT_NAMES,
@@ -22,7 +22,8 @@ UID = "cityiot-health"
 F = ("district", "facility")
 # The longest normal gap is 600 s (registry expected_interval_s): 2x that is silent for sure.
 SILENT = steps((None, "green"), (600, "orange"), (1200, "red"))
-SILENT_WINDOW = "10m"
+# Two health ticks: a device offline now is in it, one back online drops out within a minute.
+SILENT_WINDOW = "1m"
 
 
 def build() -> dashboard.Dashboard:
@@ -33,14 +34,17 @@ def build() -> dashboard.Dashboard:
         tags=["health"],
         variables=[v.datasource(), v.district(), v.facility(), v.vendor()],
     )
-    online = f'FROM "device_online" {where(*F)}'
+    online = f'FROM "devices_online" {where(*F)}'
     per_device = f'FROM "device_health" {where(*F, "vendor")}'
+    # Dead letters carry facility and vendor (when the topic told them), not the district.
+    dead = f'FROM "deadletters" {where("facility", "vendor")}'
+    tick = f"GROUP BY time({HEALTH_TICK})"
     d.with_panel(
         stat_panel(
             "在线",
             "Online",
-            InfluxQL(f'SELECT sum("online") AS "online" {online} GROUP BY time(1m) fill(none)'),
-            description="Devices online in the latest minute.",
+            InfluxQL(f'SELECT sum("online") AS "online" {online} {tick} fill(none)'),
+            description="Devices online at the latest health check (streams, every 30 s).",
             unit="short",
             decimals=0,
             w=6,
@@ -49,8 +53,9 @@ def build() -> dashboard.Dashboard:
         stat_panel(
             "离线",
             "Offline",
-            InfluxQL(f'SELECT sum("offline") AS "offline" {online} GROUP BY time(1m) fill(none)'),
-            description="Registered devices offline in the latest minute (silent or last will).",
+            InfluxQL(f'SELECT sum("offline") AS "offline" {online} {tick} fill(none)'),
+            description="Known devices offline at the latest health check: silent for three "
+            "expected intervals, or their last will said so.",
             unit="short",
             decimals=0,
             thresholds=steps((None, "green"), (1, "orange")),
@@ -60,9 +65,9 @@ def build() -> dashboard.Dashboard:
         stat_panel(
             "序号缺口",
             "Sequence gaps",
-            InfluxQL(f'SELECT sum("seq_gaps") AS "gaps" {per_device}'),
-            description="Messages lost at the source: gaps in devices' seq counters over the "
-            "range.",
+            InfluxQL(f'SELECT sum("seq_gaps") AS "gaps" {per_device} {tick} fill(none)'),
+            description="Messages lost at the source: seqs still missing in the devices' "
+            "counters at the latest health check (all devices, since first seen).",
             unit="short",
             decimals=0,
             thresholds=steps((None, "green"), (1, "orange")),
@@ -72,8 +77,9 @@ def build() -> dashboard.Dashboard:
         stat_panel(
             "死信",
             "Dead letters",
-            InfluxQL(f'SELECT sum("count") AS "deadletters" FROM "platform_deadletters" {where()}'),
-            description="Device messages rejected by the collectors over the range.",
+            InfluxQL(f'SELECT sum("count") AS "deadletters" {dead}'),
+            description="Messages rejected over the range: device messages by the collectors, "
+            "records by streams.",
             unit="short",
             decimals=0,
             thresholds=steps((None, "green"), (1, "orange")),
@@ -84,10 +90,10 @@ def build() -> dashboard.Dashboard:
         timeseries_panel(
             "在线设备（按设施）",
             "Online by facility",
-            InfluxQL(
-                f'SELECT sum("online") {online} GROUP BY time($__interval), "facility" fill(none)'
-            ).alias("$tag_facility"),
-            description="Devices online, per facility.",
+            InfluxQL(f'SELECT sum("online") {online} {tick}, "facility" fill(none)').alias(
+                "$tag_facility"
+            ),
+            description="Devices online at each health check, per facility.",
             unit="short",
             names=FACILITY_NAMES,
         )
@@ -95,10 +101,10 @@ def build() -> dashboard.Dashboard:
         timeseries_panel(
             "离线设备（按区县）",
             "Offline by district",
-            InfluxQL(
-                f'SELECT sum("offline") {online} GROUP BY time($__interval), "district" fill(none)'
-            ).alias("$tag_district"),
-            description="Registered devices offline, per district.",
+            InfluxQL(f'SELECT sum("offline") {online} {tick}, "district" fill(none)').alias(
+                "$tag_district"
+            ),
+            description="Known devices offline at each health check, per district.",
             unit="short",
             names=DISTRICT_NAMES,
         )
@@ -108,11 +114,11 @@ def build() -> dashboard.Dashboard:
             "静默设备",
             "Silent devices",
             InfluxQL(
-                f'SELECT last("age_s") AS "age_s" {per_device} AND "online" = 0 '
+                f'SELECT last("age_s") AS "age_s" {per_device} AND "online" = false '
                 'GROUP BY "device", "facility", "vendor", "district"'
             ).table(),
-            description="Devices reported offline in the last 10 minutes, with the seconds "
-            "since their last message.",
+            description="Devices offline at the latest health checks (last minute), with the "
+            "seconds since their last message.",
             unit="s",
             mappings=DISTRICT_NAMES,
             thresholds=SILENT,
@@ -124,11 +130,11 @@ def build() -> dashboard.Dashboard:
             "死信原因",
             "Dead letters by reason",
             InfluxQL(
-                'SELECT sum("count") FROM "platform_deadletters" WHERE $timeFilter '
-                'GROUP BY time($__interval), "reason" fill(0)'
+                f'SELECT sum("count") {dead} GROUP BY time($__interval), "reason" fill(0)'
             ).alias("$tag_reason"),
-            description="Rejected device messages per interval by reason code (bad_json, "
-            "invalid_field, stale_timestamp, ...).",
+            description="Dead letters per interval by reason code (bad_json, invalid_field, "
+            "stale_timestamp, ... from the collectors; invalid_envelope, influx_rejected from "
+            "streams).",
             unit="short",
             stack=True,
             draw_bars=True,

@@ -31,6 +31,9 @@ ASSET_NAMES = {
 SPEED = steps((None, "green"), (25, "orange"), (60, "red"))
 # Positions of the last 15 minutes: a parked asset reports every 60-300 s, so each is on the map.
 MAP_WINDOW = "15m"
+# Per-minute averages from sums over wider buckets (any zoom level).
+PER_MIN = "/ ($__interval_ms / 60000)"
+IN_USE = "\"state\" = 'in_use'"
 
 
 def build() -> dashboard.Dashboard:
@@ -42,6 +45,9 @@ def build() -> dashboard.Dashboard:
         variables=[v.datasource(), v.district(), v.vendor(facility_filter=False)],
     )
     rollup = f'FROM "mobility_position_1m" {where(*F)}'
+    # One point per asset and minute in which it reported a position: counting them counts
+    # distinct assets exactly (the group roll-up's "devices" is split by state and partition).
+    per_asset = f'FROM "mobility_position_device_1m" {where(*F)}'
     # The map is tall: the panels beside it get explicit positions (the SDK lays out rows only).
     d.with_panel(
         geomap_panel(
@@ -62,17 +68,21 @@ def build() -> dashboard.Dashboard:
         stat_panel(
             "活跃资产",
             "Active assets",
-            InfluxQL(f'SELECT sum("devices") AS "assets" {rollup} GROUP BY time(1m) fill(none)'),
+            InfluxQL(f'SELECT count("count") AS "assets" {per_asset} GROUP BY time(1m) fill(none)'),
             description="Assets that reported a position in the latest minute.",
             unit="short",
             decimals=0,
         ).grid_pos(GridPos(x=14, y=0, w=5, h=4))
     ).with_panel(
         stat_panel(
-            "行程数",
-            "Trips",
-            InfluxQL(f'SELECT sum("trips") AS "trips" {rollup}'),
-            description="Trips started over the selected range (state turned to in use).",
+            "使用中",
+            "In use",
+            InfluxQL(
+                f'SELECT sum("devices") AS "in use" {rollup} AND {IN_USE} '
+                "GROUP BY time(1m) fill(none)"
+            ),
+            description="Assets whose position in the latest minute said they are in use "
+            "(ridden, driving a route).",
             unit="short",
             decimals=0,
         ).grid_pos(GridPos(x=19, y=0, w=5, h=4))
@@ -81,7 +91,7 @@ def build() -> dashboard.Dashboard:
             "各区资产数",
             "Assets per district",
             InfluxQL(
-                f'SELECT sum("devices") AS "assets" {rollup} '
+                f'SELECT count("count") AS "assets" {per_asset} '
                 'GROUP BY time(1m), "district" fill(none)'
             ).table(),
             description="Assets that reported a position in the latest minute, per district.",
@@ -96,7 +106,7 @@ def build() -> dashboard.Dashboard:
             "平均速度",
             "Mean speed by asset type",
             InfluxQL(
-                f'SELECT mean("speed_kmh_mean") {rollup} '
+                f'SELECT sum("speed_kmh_sum") / sum("speed_kmh_count") {rollup} '
                 'GROUP BY time($__interval), "asset_type" fill(none)'
             ).alias("$tag_asset_type"),
             description="Mean reported speed, km/h, per asset type (parked assets count as 0).",
@@ -106,12 +116,14 @@ def build() -> dashboard.Dashboard:
         ).grid_pos(GridPos(x=0, y=14, w=12, h=8))
     ).with_panel(
         timeseries_panel(
-            "行程趋势",
-            "Trips over time",
+            "使用中资产趋势",
+            "Assets in use over time",
             InfluxQL(
-                f'SELECT sum("trips") {rollup} GROUP BY time($__interval), "asset_type" fill(0)'
+                f'SELECT sum("devices") {PER_MIN} {rollup} AND {IN_USE} '
+                'GROUP BY time($__interval), "asset_type" fill(0)'
             ).alias("$tag_asset_type"),
-            description="Trips started per interval, per asset type (stacked).",
+            description='Assets reporting "in use" per minute (averaged over the interval), '
+            "per asset type (stacked).",
             unit="short",
             stack=True,
             draw_bars=True,

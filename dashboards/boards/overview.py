@@ -7,7 +7,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 
 from dashboards import variables as v
-from dashboards.boards.common import FOLDERS, Board, new_dashboard, where
+from dashboards.boards.common import FOLDERS, HEALTH_TICK, SUCCESS, Board, new_dashboard, where
 from dashboards.influxql import InfluxQL
 from dashboards.panels import (
     CATEGORY_COLORS,
@@ -26,7 +26,7 @@ UID = "cityiot-overview"
 TODAY = "now/d"
 # "Mobile payment" = QR and NFC wallets; e-CNY is reported on its own as policy tracks it apart.
 MOBILE = "wechat|alipay|unionpay"
-F = ("district", "vendor")  # vending roll-ups carry both tags
+F = ("district", "vendor")  # every roll-up carries both tags
 PER_MIN = "/ ($__interval_ms / 60000)"  # sum per interval → per minute, at any zoom level
 
 
@@ -38,7 +38,7 @@ def build() -> dashboard.Dashboard:
         tags=["overview"],
         variables=[v.datasource(), v.district(), v.facility(), v.vendor()],
     )
-    sales = f'FROM "vending_sale_1m" {where(*F)}'
+    sales = f'FROM "vending_sale_1m" {where(*F)} AND {SUCCESS}'
     d.with_panel(
         stat_panel(
             "今日销售额",
@@ -83,9 +83,10 @@ def build() -> dashboard.Dashboard:
             "今日回收量",
             "Recycled today",
             InfluxQL(
-                f'SELECT sum("weight_kg") AS "weight" FROM "recycling_dropoff_1m" {where(*F)}'
+                f'SELECT sum("weight_g") / 1000 AS "weight" FROM "recycling_dropoff_1m" {where(*F)}'
             ),
-            description="Weighed drop-offs at recycling stations since local midnight, kg.",
+            description="Weighed drop-offs at recycling stations since local midnight, kg "
+            "(summed as integer grams, so the total is exact).",
             unit="masskg",
             decimals=1,
             time_from=TODAY,
@@ -95,10 +96,11 @@ def build() -> dashboard.Dashboard:
             "在线设备",
             "Devices online",
             InfluxQL(
-                'SELECT sum("online") AS "online" FROM "device_online" '
-                f"{where('district', 'facility')} GROUP BY time(1m) fill(none)"
+                'SELECT sum("online") AS "online" FROM "devices_online" '
+                f"{where('district', 'facility')} GROUP BY time({HEALTH_TICK}) fill(none)"
             ),
-            description="Devices whose last message is recent enough (latest minute).",
+            description="Devices online at the latest health check (streams, every 30 s): "
+            "heard from within three expected intervals and no offline last will.",
             unit="short",
             decimals=0,
         )
@@ -170,19 +172,19 @@ def build() -> dashboard.Dashboard:
         )
     ).with_panel(
         bars(
-            "各区在线与注册设备",
-            "Active vs registered devices by district",
+            "各区在线与已知设备",
+            "Online vs known devices by district",
             InfluxQL(
-                'SELECT sum("online") AS "online", sum("registered") AS "registered" '
-                f'FROM "device_online" {where("district", "facility")} '
-                'GROUP BY time(1m), "district" fill(none)'
+                'SELECT sum("online") AS "online", sum("total") AS "known" '
+                f'FROM "devices_online" {where("district", "facility")} '
+                f'GROUP BY time({HEALTH_TICK}), "district" fill(none)'
             ).table(),
-            description="Per district: devices online in the latest minute next to devices in "
-            "the registry.",
+            description="Per district at the latest health check: devices online next to "
+            "devices the platform has heard from at least once (not the registry).",
             unit="short",
             x_field="district",
             mappings=DISTRICT_NAMES,
-            latest=("online", "registered"),
+            latest=("online", "known"),
         )
     )
     return d

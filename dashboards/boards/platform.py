@@ -1,4 +1,10 @@
-"""平台运行 / Platform: the pipeline's own health, from the ``platform_stats`` measurement."""
+"""平台运行 / Platform: the pipeline's own health, from ``platform_stats`` and ``deadletters``.
+
+Each streams worker writes one ``platform_stats`` point every 10 s (tag ``instance``): counters
+as deltas over those 10 s, so ``sum()`` over any range is right and a restart never goes
+negative, and ``kafka_lag`` as a gauge. ``deadletters`` has one point per dead letter, tagged by
+the component that rejected it (``collector`` or ``streams``).
+"""
 
 from __future__ import annotations
 
@@ -19,12 +25,14 @@ ERRORS = steps((None, "green"), (1, "red"))
 def build() -> dashboard.Dashboard:
     d = new_dashboard(UID, "平台运行", "Platform", tags=["platform"], variables=[v.datasource()])
     stats = f'FROM "platform_stats" {where()}'
+    dead = f'FROM "deadletters" {where()}'
     d.with_panel(
         stat_panel(
-            "接收消息",
-            "Messages in",
-            InfluxQL(f'SELECT sum("messages_in") AS "messages" {stats}'),
-            description="MQTT messages the collectors received over the range.",
+            "流处理接收",
+            "Events in",
+            InfluxQL(f'SELECT sum("events_in") AS "events" {stats}'),
+            description="Records the streams workers read from city.events.v1 over the range "
+            "(duplicates and late events included).",
             unit="short",
             decimals=0,
             w=5,
@@ -33,12 +41,8 @@ def build() -> dashboard.Dashboard:
         stat_panel(
             "Kafka 积压",
             "Kafka lag",
-            InfluxQL(
-                f'SELECT sum("kafka_lag") AS "lag" {stats} AND "component" = \'streams\' '
-                "GROUP BY time(1m) fill(none)"
-            ),
-            description="Records the streams workers have yet to read (latest minute, summed "
-            "over workers).",
+            InfluxQL(f'SELECT max("kafka_lag") AS "lag" {stats} GROUP BY time(1m) fill(none)'),
+            description="Records the most-behind streams worker has yet to read (latest minute).",
             unit="short",
             decimals=0,
             thresholds=LAG,
@@ -49,7 +53,7 @@ def build() -> dashboard.Dashboard:
             "写入点数",
             "Points written",
             InfluxQL(f'SELECT sum("points_written") AS "points" {stats}'),
-            description="Points InfluxDB accepted over the range.",
+            description="Points InfluxDB accepted from the streams workers over the range.",
             unit="short",
             decimals=0,
             w=5,
@@ -69,8 +73,9 @@ def build() -> dashboard.Dashboard:
         stat_panel(
             "死信",
             "Dead letters",
-            InfluxQL(f'SELECT sum("deadletters") AS "deadletters" {stats}'),
-            description="Messages sent to city.deadletter.v1 over the range.",
+            InfluxQL(f'SELECT sum("count") AS "deadletters" {dead}'),
+            description="Messages sent to city.deadletter.v1 over the range, by the "
+            "collectors and the streams workers.",
             unit="short",
             decimals=0,
             thresholds=steps((None, "green"), (1, "orange")),
@@ -82,10 +87,12 @@ def build() -> dashboard.Dashboard:
             "吞吐量",
             "Throughput",
             InfluxQL(
-                f'SELECT sum("messages_in") {PER_S} AS "in", sum("messages_out") {PER_S} AS '
-                f'"out" {stats} GROUP BY time($__interval), "component" fill(0)'
-            ).alias("$tag_component $col"),
-            description="Messages per second in and out of each component.",
+                f'SELECT sum("events_in") {PER_S} AS "in", sum("duplicates") {PER_S} AS '
+                f'"duplicates", sum("late") {PER_S} AS "late" {stats} '
+                'GROUP BY time($__interval), "instance" fill(0)'
+            ).alias("$tag_instance $col"),
+            description="Events per second read by each streams worker, and how many of them "
+            "were redeliveries (dropped) or too late for their 1-minute window (raw only).",
             unit="short",
         )
     ).with_panel(
@@ -93,10 +100,10 @@ def build() -> dashboard.Dashboard:
             "Kafka 积压",
             "Kafka lag",
             InfluxQL(
-                f'SELECT max("kafka_lag") {stats} GROUP BY time($__interval), "component" '
-                "fill(none)"
-            ).alias("$tag_component"),
-            description="Consumer lag (records), per consuming component.",
+                f'SELECT max("kafka_lag") {stats} GROUP BY time($__interval), "instance" fill(none)'
+            ).alias("$tag_instance"),
+            description="Consumer lag (records) of each streams worker, summed over its "
+            "partitions.",
             unit="short",
             thresholds=LAG,
         )
@@ -117,10 +124,13 @@ def build() -> dashboard.Dashboard:
             "错误与死信",
             "Errors and dead letters",
             InfluxQL(
-                f'SELECT sum("write_errors") AS "写入错误 write errors", sum("deadletters") AS '
-                f'"死信 dead letters" {stats} GROUP BY time($__interval) fill(0)'
-            ),
-            description="Failed InfluxDB writes and dead-lettered messages per interval.",
+                f'SELECT sum("write_errors") AS "写入错误 write errors" {stats} '
+                "GROUP BY time($__interval) fill(0)"
+            ).ref_id("A"),
+            InfluxQL(f'SELECT sum("count") {dead} GROUP BY time($__interval), "component" fill(0)')
+            .ref_id("B")
+            .alias("死信 dead letters $tag_component"),
+            description="Failed InfluxDB writes, and dead letters per component, per interval.",
             unit="short",
             draw_bars=True,
             thresholds=ERRORS,

@@ -35,12 +35,15 @@ def build() -> dashboard.Dashboard:
     )
     drops = f'FROM "recycling_dropoff_1m" {where(*F)}'
     telemetry = f'FROM "recycling_telemetry_1m" {where(*F)}'
+    # Per-bin fill levels and the smoke flag are only in the raw points (one per station report).
+    raw = f'FROM "recycling_telemetry" {where(*F)}'
     d.with_panel(
         stat_panel(
             "今日回收量",
             "Recycled today",
-            InfluxQL(f'SELECT sum("weight_kg") AS "weight" {drops}'),
-            description="Weighed drop-offs since local midnight, kg.",
+            InfluxQL(f'SELECT sum("weight_g") / 1000 AS "weight" {drops}'),
+            description="Weighed drop-offs since local midnight, kg (summed as integer grams, "
+            "so the total is exact).",
             unit="masskg",
             decimals=1,
             time_from=TODAY,
@@ -72,7 +75,7 @@ def build() -> dashboard.Dashboard:
         stat_panel(
             "最满箱体",
             "Fullest bin",
-            InfluxQL(f'SELECT max("filling_level_pct_max") AS "fill" {telemetry}'),
+            InfluxQL(f'SELECT max("fill_max_pct_max") AS "fill" {telemetry}'),
             description="Highest fill level any bin reported, % (full alarm at 80-90 %).",
             unit="percent",
             decimals=0,
@@ -122,10 +125,12 @@ def build() -> dashboard.Dashboard:
             "箱体满溢度",
             "Bin fill level",
             InfluxQL(
-                f'SELECT max("filling_level_pct_max") {telemetry} '
-                'GROUP BY time($__interval), "category" fill(none)'
-            ).alias("$tag_category"),
-            description="Fullest bin per category, %; orange and red lines are the full alarms.",
+                "SELECT "
+                + ", ".join(f'max("fill_{c}_pct") AS "{c}"' for c in CATEGORY_NAMES)
+                + f" {raw} GROUP BY time($__interval) fill(none)"
+            ).alias("$col"),
+            description="Fullest bin per category, % (raw station reports); orange and red "
+            "lines are the full alarms.",
             unit="percent",
             names=CATEGORY_NAMES,
             colors=CATEGORY_COLORS,
@@ -137,10 +142,11 @@ def build() -> dashboard.Dashboard:
             "烟雾告警",
             "Smoke alarms",
             InfluxQL(
-                f'SELECT sum("smoke_alarm_count") AS "smoke" {telemetry} '
+                f'SELECT count("smoke_alarm") AS "smoke" {raw} AND "smoke_alarm" = true '
                 "GROUP BY time($__interval) fill(0)"
             ),
-            description="Telemetry messages reporting smoke per interval (should be zero).",
+            description="Station reports with the smoke alarm set, per interval (raw points). "
+            "No data means no station reported smoke in the range.",
             unit="short",
             draw_bars=True,
             thresholds=steps((None, "green"), (1, "red")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 
 from dashboards import variables as v
-from dashboards.boards.common import FOLDERS, Board, new_dashboard, where
+from dashboards.boards.common import FOLDERS, SUCCESS, Board, new_dashboard, where
 from dashboards.influxql import InfluxQL
 from dashboards.panels import (
     DISTRICT_NAMES,
@@ -32,7 +32,7 @@ def build() -> dashboard.Dashboard:
         tags=["vending"],
         variables=[v.datasource(), v.district(), v.vendor(facility_filter=False)],
     )
-    sales = f'FROM "vending_sale_1m" {where(*F)}'
+    sales = f'FROM "vending_sale_1m" {where(*F)} AND {SUCCESS}'
     telemetry = f'FROM "vending_telemetry_1m" {where(*F)}'
     d.with_panel(
         stat_panel(
@@ -121,10 +121,12 @@ def build() -> dashboard.Dashboard:
             "柜内温度",
             "Compartment temperature",
             InfluxQL(
-                f'SELECT max("temperature_c_max") AS "最高 max", mean("temperature_c_mean") '
-                f'AS "平均 mean" {telemetry} GROUP BY time($__interval) fill(none)'
+                'SELECT max("temperature_c_max") AS "最高 max", sum("temperature_c_sum") / '
+                f'sum("temperature_c_count") AS "平均 mean" {telemetry} '
+                "GROUP BY time($__interval) fill(none)"
             ),
-            description="Warmest machine and fleet mean, °C; the red line is the 10 °C alarm.",
+            description="Warmest machine and fleet mean of every reading (sum / count of the "
+            "roll-ups), °C; the red line is the 10 °C alarm.",
             unit="celsius",
             thresholds=TEMPERATURE,
             w=8,
@@ -134,8 +136,9 @@ def build() -> dashboard.Dashboard:
             "库存水平",
             "Stock level",
             InfluxQL(
-                f'SELECT min("stock_pct_min") AS "最低 min", mean("stock_pct_mean") AS '
-                f'"平均 mean" {telemetry} GROUP BY time($__interval) fill(none)'
+                'SELECT min("stock_pct_min") AS "最低 min", sum("stock_pct_sum") / '
+                f'sum("stock_pct_count") AS "平均 mean" {telemetry} '
+                "GROUP BY time($__interval) fill(none)"
             ),
             description="Emptiest machine and fleet mean, % of capacity (restock below 20 %).",
             unit="percent",

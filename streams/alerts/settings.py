@@ -108,6 +108,11 @@ class AlertSettings(BaseModel):
     tick_interval_s: float = Field(
         30.0, gt=0, description="How often absence and offline rules are checked, s."
     )
+    notifier_group: str = Field(
+        "cityiot-alerts-notifier",
+        description="Kafka consumer group of `cityiot alerts run` on the alerts topic; replicas "
+        "with the same group share its partitions.",
+    )
     dead_letter_path: Path | None = Field(
         None, description="JSON-lines file of undeliverable notifications; default: run dir."
     )

@@ -48,6 +48,9 @@ class Sink:
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
         self.available = True
+        # Running totals for the platform_stats point (the Prometheus metrics are process-wide).
+        self.lines_written = 0
+        self.write_errors = 0
 
     async def write(self, lines: list[str]) -> list[DeadLine]:
         dead: list[DeadLine] = []
@@ -55,14 +58,21 @@ class Sink:
             await self._write_chunk(lines[i : i + self.chunk_lines], dead)
         return dead
 
-    async def write_once(self, lines: list[str]) -> None:
-        """One attempt per chunk, errors logged (health points: the next tick rewrites them)."""
+    async def write_once(self, lines: list[str]) -> bool:
+        """One attempt per chunk, errors logged (health points: the next tick rewrites them).
+
+        Returns whether every chunk was written.
+        """
         for i in range(0, len(lines), self.chunk_lines):
+            chunk = lines[i : i + self.chunk_lines]
             try:
-                await self.writer.write(lines[i : i + self.chunk_lines])
+                await self.writer.write(chunk)
             except (InfluxUnavailable, InfluxRejected) as exc:
+                self.write_errors += 1
                 log.warning("influxdb write skipped error=%r", str(exc))
-                return
+                return False
+            self.lines_written += len(chunk)
+        return True
 
     async def _write_chunk(self, chunk: list[str], dead: list[DeadLine]) -> None:
         delay = self.retry_initial_s
@@ -71,6 +81,7 @@ class Sink:
             try:
                 await self.writer.write(chunk)
             except InfluxUnavailable as exc:
+                self.write_errors += 1
                 METRICS.influx_errors.labels(kind="unavailable").inc()
                 if self.available:
                     log.warning("influxdb unavailable, pausing error=%r", str(exc))
@@ -80,6 +91,7 @@ class Sink:
                 delay = min(delay * 2, self.retry_max_s)
                 continue
             except InfluxRejected as exc:
+                self.write_errors += 1
                 METRICS.influx_errors.labels(kind="rejected").inc()
                 if len(chunk) == 1:
                     dead.append(DeadLine(chunk[0], exc.status, exc.message))
@@ -90,6 +102,7 @@ class Sink:
                 return
             METRICS.influx_write_seconds.observe(time.perf_counter() - started)
             METRICS.influx_points.inc(len(chunk))
+            self.lines_written += len(chunk)
             if not self.available:
                 log.warning("influxdb available again, resuming")
                 self.available = True

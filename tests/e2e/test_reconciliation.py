@@ -2,43 +2,15 @@
 
 from __future__ import annotations
 
-from cityiot.local.platform import Platform, SimulatorRun
-from cityiot.reconcile import Reconciliation
+from tests_e2e_support import RUN, explain, finish, start
 
-# Enough traffic for every facility, channel and reject reason; short enough for CI on 2 cores.
-RUN = SimulatorRun(devices=150, rate=300.0, duration=12.0, seed=7, bad_ratio=0.05)
-# The simulator stops itself after RUN.duration; this covers its start and its final drain.
-SIMULATOR_TIMEOUT_S = 90.0
-
-
-def _explain(result: Reconciliation) -> str:
-    wrong = [f"{c.name}: expected {c.expected}, stored {c.actual}" for c in result.mismatches]
-    return (
-        f"lost={result.lost} deadlettered={result.deadlettered} "
-        f"expected={result.expected_deadletters}\n" + "\n".join(wrong[:30])
-    )
-
-
-def _start(platform: Platform) -> None:
-    assert platform.write_registry(RUN) == RUN.devices + RUN.will_devices
-    platform.start_stream()
-    platform.start_collector()
-    platform.wait_collector_connected()
-    platform.start_simulator(RUN)
-
-
-def _finish(platform: Platform) -> Reconciliation:
-    assert platform.children.wait("simulator", SIMULATOR_TIMEOUT_S) == 0
-    truth = platform.truth()
-    assert truth.valid > 1000
-    assert set(truth.rejected_by_reason) >= {"bad_json", "invalid_field", "unknown_device"}
-    return platform.wait_reconciled(truth)
+from cityiot.local.platform import Platform
 
 
 def test_e2e_seeded_run_is_exact(platform: Platform) -> None:
     """Seeded run with bad messages mixed in: storage equals truth, each bad one dead-lettered."""
-    _start(platform)
-    result = _finish(platform)
-    assert result.exact, _explain(result)
+    start(platform, RUN)
+    result = finish(platform)
+    assert result.exact, explain(result)
     assert result.lost == 0
     assert result.stored == result.valid

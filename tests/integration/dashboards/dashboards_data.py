@@ -1,86 +1,248 @@
-"""Realistic points of the documented measurement contract (dashboards/README.md), for InfluxDB.
+"""The dashboards' test data, made by the pipeline's own pure code from simulated devices.
 
-A data fixture, not a mock: the points go through InfluxDB's real ``/write`` and the panels' real
-queries read them back. The devices come from the simulator's own fleet and the tag values from
-the schemas' closed sets (payments, waste categories, asset types), so a renamed value breaks
-the test. Alerts come from the alert engine's own serialiser (``streams.alerts.line``).
-Replace with the MQTT → collectors → streams run once streams writes these measurements.
+simulator (``Simulation``, the fleet's wire messages) → collector (``collectors.pipeline.Pipeline``:
+``schemas.decode``, registry and district enrichment, dead letters) → streams
+(``streams.processor.Processor``: dedup, raw points, ``*_1m`` and ``*_device_1m`` roll-ups;
+``streams.health.health_lines``: ``device_health`` and ``devices_online``) → line protocol.
+Only MQTT, Kafka and Faust are left out; InfluxDB's real ``/write`` takes the lines.
+
+What the pipeline does not write yet is built here from its contract (dashboards/README.md):
+``deadletters`` (one per collector dead letter, from the real ``DeadLetter`` records),
+``platform_stats`` (one per streams worker and 10 s, from the real batch results) and ``alerts``
+(through the alert engine's own serialiser, ``streams.alerts.line.alert_point``).
+
+Time: ``SIM_SECONDS`` of simulated fleet (from 07:00 local, the simulator's start) are stamped
+onto the ``SPAN`` of wall-clock time that ends at ``now``, through the simulator's injected clock,
+so devices send "now" timestamps and every point lands in the dashboards' default range.
 """
 
 from __future__ import annotations
 
-import random
-import typing
+import zlib
+from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from schemas import Facility, RejectReason
-from schemas.mobility import AssetType
-from schemas.recycling import WasteCategory
-from schemas.vending import Payment
+from collectors.deadletter import DeadLetter
+from collectors.pipeline import Inbound, Pipeline
+from schemas import DistrictIndex, Facility, Registry, Rejected, VendingSale, parse_topic
+from simulator.engine import Simulation, last_will_pair
 from simulator.fleet import Fleet
+from simulator.message import SimMessage
 from streams.alerts.line import alert_point
 from streams.alerts.model import Alert, Severity
+from streams.health import health_lines
+from streams.lineproto import line
+from streams.points import NS_PER_MS
+from streams.processor import BatchResult, Processor
+from streams.state import DeviceState
 
-__all__ = ["MINUTES", "alert_lines", "contract_lines"]
+__all__ = ["SIM_SECONDS", "SPAN", "PipelineRun", "alert_lines", "pipeline_lines"]
 
-MINUTES = 40  # 40 one-minute windows ending at the current minute, so "today" is never empty
-PAYMENTS: tuple[str, ...] = typing.get_args(Payment)
-CATEGORIES: tuple[str, ...] = typing.get_args(WasteCategory)
-ASSETS: tuple[str, ...] = typing.get_args(AssetType)
+# 40 minutes of wall-clock time: the map (15 min), silent devices (1 min) and today's totals
+# all fall inside, and the 6 h default range holds it whole.
+SPAN = timedelta(minutes=40)
+# Four simulated hours (07:00-11:00): enough sales and drop-offs for every district panel.
+SIM_SECONDS = 4 * 3600.0
+SEED = 11
+# The simulator's defaults (simulator.run.RunOptions): 1 % malformed messages, 10 % NMEA fixes.
+BAD_RATIO = 0.01
+NMEA_RATIO = 0.1
+# streams' defaults: health every 30 s, events late after 600 s; platform_stats every 10 s.
+HEALTH_TICK_MS = 30_000
+STATS_TICK_MS = 10_000
+LATENESS_MS = 600_000
+DEFAULT_INTERVAL_S = 300
+# Two streams workers, one partition each, so the roll-ups' "partition" tag has two values.
+PARTITIONS = 2
+# The last will devices connect this long after the start and drop this long after that.
+WILL_CONNECT = timedelta(minutes=2)
+WILL_DROP = timedelta(minutes=5)
+# The simulator never reports smoke; one station's report this close to now says it does.
+SMOKE_WITHIN = timedelta(minutes=5)
 
 
-def _line(measurement: str, tags: dict[str, str], fields: dict[str, object], ts: int) -> str:
-    tag_text = "".join(f",{k}={v}" for k, v in sorted(tags.items()))
-    parts = []
-    for key, value in fields.items():
-        if isinstance(value, bool):
-            parts.append(f"{key}={'true' if value else 'false'}")
-        elif isinstance(value, int):
-            parts.append(f"{key}={value}i")
+@dataclass
+class PipelineRun:
+    """What one run produced: the lines, and counts a test can compare with query results."""
+
+    lines: list[str] = field(default_factory=list)
+    events: int = 0
+    deadletters: int = 0
+    sales_fen: int = 0  # successful sales the collector accepted
+    smoke_device: str | None = None
+
+
+def _partition(key: bytes) -> int:
+    return zlib.crc32(key) % PARTITIONS
+
+
+def _deadletter_line(value: bytes) -> str:
+    """A ``deadletters`` point of the contract, from a collector's real dead-letter record."""
+    record = DeadLetter.model_validate_json(value)
+    tags = {"component": "collector", "reason": record.reason.value}
+    try:
+        topic = parse_topic(record.topic)
+    except Rejected:  # bad_topic, unknown_channel: the contract's placeholder
+        tags |= {"facility": "unknown", "vendor": "unknown"}
+    else:
+        tags |= {"facility": topic.facility.value, "vendor": topic.vendor}
+    fields = {"count": 1, "device_id": record.device_id, "detail": record.detail}
+    ns = int(record.received_at.timestamp() * 1000) * NS_PER_MS
+    return line("deadletters", sorted(tags.items()), fields, ns)
+
+
+def _stats_line(instance: str, result: BatchResult, events: int, dead: int, ms: int) -> str:
+    """A ``platform_stats`` point of the contract from one worker's 10 s of real batches."""
+    fields = {
+        "events_in": events,
+        "duplicates": result.duplicates,
+        "late": result.late,
+        "points_written": len(result.lines),
+        "write_errors": 0,
+        "deadletters_in": dead,
+        "kafka_lag": 0,  # processed as soon as produced: nothing behind
+    }
+    tags = [("component", "streams"), ("instance", instance)]
+    return line("platform_stats", tags, fields, ms * NS_PER_MS)
+
+
+def _with_smoke(msg: SimMessage) -> SimMessage:
+    """The same station report (same ts and seq) with its smoke alarm set."""
+    payload = msg.payload.replace(b'"smoke_alarm":false', b'"smoke_alarm":true')
+    assert payload != msg.payload, "recycling telemetry without a smoke_alarm field"
+    return SimMessage(
+        topic=msg.topic,
+        payload=payload,
+        valid=True,
+        reason=None,
+        device_id=msg.device_id,
+        facility=msg.facility,
+        seq=msg.seq,
+        body=msg.body,
+        district=msg.district,
+    )
+
+
+class _Streams:
+    """The streams workers' pure core, driven the way ``streams.app`` drives it."""
+
+    def __init__(self, registry: Registry, out: PipelineRun) -> None:
+        self.registry = registry
+        self.out = out
+        self.processor = Processor(lateness_ms=LATENESS_MS)
+        self.pending: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
+        self.dead: dict[int, int] = defaultdict(int)
+        self.offsets: dict[int, int] = defaultdict(int)
+
+    def add_event(self, key: bytes, value: bytes) -> None:
+        partition = _partition(key)
+        self.pending[partition].append((self.offsets[partition], value))
+        self.offsets[partition] += 1
+        self.out.events += 1
+
+    def add_deadletter(self, key: bytes) -> None:
+        self.dead[_partition(key)] += 1
+
+    def flush(self, ms: int) -> None:
+        """One batch per worker, then that worker's ``platform_stats`` point."""
+        for partition in range(PARTITIONS):
+            records = self.pending.pop(partition, [])
+            result = BatchResult()
+            self.processor.process(partition, records, result)
+            assert not result.rejected, result.rejected
+            self.out.lines.extend(result.lines)
+            dead = self.dead.pop(partition, 0)
+            stats = _stats_line(f"streams-{partition}", result, len(records), dead, ms)
+            self.out.lines.append(stats)
+
+    def interval_for(self, dev: DeviceState) -> int:
+        record = self.registry.get(dev.device_id)
+        if record is not None:
+            return record.expected_interval_s
+        return dev.expected_interval_s or DEFAULT_INTERVAL_S
+
+    def health(self, ms: int) -> None:
+        self.out.lines.extend(
+            health_lines(
+                self.processor.partitions.values(),
+                now_ms=ms,
+                tick_ms=HEALTH_TICK_MS,
+                interval_for=self.interval_for,
+            )
+        )
+
+
+def _messages(
+    fleet: Fleet, locator: DistrictIndex, *, start: datetime
+) -> Iterator[tuple[datetime, SimMessage]]:
+    """The simulator's messages, each with the wall-clock time it is sent (and stamped) at."""
+
+    def clock() -> datetime:
+        return start + SPAN * min(sim.sim_time / SIM_SECONDS, 1.0)
+
+    sim = Simulation(
+        fleet, seed=SEED, locator=locator, bad_ratio=BAD_RATIO, nmea_ratio=NMEA_RATIO, clock=clock
+    )
+    # The last-will devices: online at connect, then the broker publishes their will (which
+    # keeps the connect's ts) when the connection drops. They stay offline to the end.
+    connect = start + WILL_CONNECT
+    pairs = [last_will_pair(d, now=connect) for d in fleet.will_devices]
+    extra = sorted(
+        [(connect, hello) for hello, _ in pairs] + [(connect + WILL_DROP, w) for _, w in pairs],
+        key=lambda pair: pair[0],
+    )
+    for msg in sim.messages():
+        if sim.sim_time > SIM_SECONDS:
+            return
+        now = clock()
+        while extra and extra[0][0] <= now:
+            yield now, extra.pop(0)[1]
+        yield now, msg
+
+
+def pipeline_lines(fleet: Fleet, locator: DistrictIndex, *, now: datetime) -> PipelineRun:
+    """Line protocol (ns) of ``SPAN`` ending at ``now``, produced by the pipeline's own code."""
+    start = now - SPAN
+    out = PipelineRun()
+    registry = fleet.registry()
+    collector = Pipeline(collector_id="collector-0", registry=registry, districts=locator)
+    streams = _Streams(registry, out)
+    next_stats = int(start.timestamp() * 1000) // STATS_TICK_MS * STATS_TICK_MS + STATS_TICK_MS
+    next_health = int(start.timestamp() * 1000) // HEALTH_TICK_MS * HEALTH_TICK_MS
+    next_health += HEALTH_TICK_MS
+    smoke_after = now - SMOKE_WITHIN
+    for sent_at, sim_msg in _messages(fleet, locator, start=start):
+        msg = sim_msg
+        if (
+            out.smoke_device is None
+            and sent_at >= smoke_after
+            and msg.body is not None
+            and msg.body.kind == "recycling_telemetry"
+        ):
+            msg = _with_smoke(msg)
+            out.smoke_device = msg.device_id
+        ms = int(sent_at.timestamp() * 1000)
+        while ms >= next_stats:
+            streams.flush(next_stats)
+            next_stats += STATS_TICK_MS
+        while ms >= next_health:
+            streams.health(next_health)
+            next_health += HEALTH_TICK_MS
+        routed = collector.route(Inbound(msg.topic, msg.payload, sent_at, ms / 1000))
+        if routed.kind == "event":
+            streams.add_event(routed.key, routed.value)
+            if isinstance(msg.body, VendingSale) and msg.body.outcome == "success":
+                out.sales_fen += msg.body.amount_fen
         else:
-            parts.append(f"{key}={value}")
-    return f"{measurement}{tag_text} {','.join(parts)} {ts}"
-
-
-def contract_lines(fleet: Fleet, *, now: datetime, seed: int = 7) -> Iterator[str]:
-    """Line protocol (ms precision) for every measurement the dashboards read."""
-    rng = random.Random(seed)
-    minute0 = now.replace(second=0, microsecond=0) - timedelta(minutes=MINUTES - 1)
-    for m in range(MINUTES):
-        start = minute0 + timedelta(minutes=m)
-        ts = int(start.timestamp() * 1000)
-        online: dict[tuple[str, str], list[int]] = {}
-        for device in fleet.devices:
-            base = {"district": device.district, "vendor": device.vendor}
-            is_online = rng.random() > 0.05
-            counts = online.setdefault((device.district, device.facility.value), [0, 0])
-            counts[0] += int(is_online)
-            counts[1] += 1
-            yield _line(
-                "device_health",
-                {**base, "facility": device.facility.value, "device": device.device_id},
-                {
-                    "online": int(is_online),
-                    "age_s": rng.uniform(1, 1500 if not is_online else 300),
-                    "seq_gaps": int(rng.random() < 0.02),
-                },
-                ts,
-            )
-            if device.facility is Facility.VENDING:
-                yield from _vending(rng, base, device.device_id, ts)
-            elif device.facility is Facility.RECYCLING:
-                yield from _recycling(rng, base, device.device_id, ts)
-            else:
-                yield from _mobility(rng, base, device, ts)
-        for (district, facility), (up, registered) in online.items():
-            yield _line(
-                "device_online",
-                {"district": district, "facility": facility},
-                {"online": up, "offline": registered - up, "registered": registered},
-                ts,
-            )
-        yield from _platform(rng, ts, m)
+            out.lines.append(_deadletter_line(routed.value))
+            streams.add_deadletter(routed.key)
+            out.deadletters += 1
+    end_ms = int(now.timestamp() * 1000)
+    streams.flush(end_ms)
+    streams.health(end_ms)
+    return out
 
 
 def alert_lines(fleet: Fleet, *, now: datetime) -> list[str]:
@@ -91,7 +253,7 @@ def alert_lines(fleet: Fleet, *, now: datetime) -> list[str]:
         alert = Alert(
             status="firing",
             fingerprint=f"{i:016x}",
-            rule="vending_temperature_high",
+            rule="vending-fridge-too-warm",
             rule_type="threshold",
             severity=Severity.WARNING,
             device_id=device.device_id,
@@ -106,108 +268,3 @@ def alert_lines(fleet: Fleet, *, now: datetime) -> list[str]:
             resolved = alert.model_copy(update={"status": "resolved", "ends_at": now})
             lines.append(alert_point(resolved))
     return lines
-
-
-def _vending(rng: random.Random, base: dict[str, str], device: str, ts: int) -> Iterator[str]:
-    for payment in rng.sample(PAYMENTS, 2):
-        count = rng.randint(1, 3)
-        yield _line(
-            "vending_sale_1m",
-            {**base, "facility": "vending", "payment": payment},
-            {"count": count, "amount_fen": count * rng.choice((300, 450, 1200))},
-            ts,
-        )
-    temp = rng.uniform(4, 9)
-    yield _line(
-        "vending_telemetry_1m",
-        {**base, "device": device},
-        {
-            "temperature_c_min": temp - 0.5,
-            "temperature_c_max": temp + 0.5,
-            "temperature_c_mean": temp,
-            "stock_pct_min": rng.uniform(5, 60),
-            "stock_pct_mean": rng.uniform(40, 90),
-        },
-        ts,
-    )
-
-
-def _recycling(rng: random.Random, base: dict[str, str], device: str, ts: int) -> Iterator[str]:
-    category = rng.choice(CATEGORIES)
-    count = rng.randint(1, 4)
-    yield _line(
-        "recycling_dropoff_1m",
-        {**base, "facility": "recycling", "category": category},
-        {
-            "count": count,
-            "weight_kg": round(count * rng.lognormvariate(-0.7, 0.6), 3),
-            "payout_fen": count * 30,
-        },
-        ts,
-    )
-    for category in CATEGORIES:
-        yield _line(
-            "recycling_telemetry_1m",
-            {**base, "device": device, "category": category},
-            {
-                "filling_level_pct_max": rng.uniform(10, 95),
-                "temperature_c_max": rng.uniform(15, 30),
-                "smoke_alarm_count": int(rng.random() < 0.01),
-            },
-            ts,
-        )
-
-
-def _mobility(rng: random.Random, base: dict[str, str], device: object, ts: int) -> Iterator[str]:
-    from simulator.fleet import Device
-
-    assert isinstance(device, Device)
-    asset = device.asset_type or "bike"
-    speed = rng.uniform(0, 25 if asset != "bus" else 50)
-    yield _line(
-        "mobility_position",
-        {**base, "device": device.device_id, "asset_type": asset},
-        {
-            "lat": device.lat + rng.uniform(-0.01, 0.01),
-            "lon": device.lon + rng.uniform(-0.01, 0.01),
-            "speed_kmh": speed,
-        },
-        ts,
-    )
-    yield _line(
-        "mobility_position_1m",
-        {**base, "asset_type": asset},
-        {
-            "count": 4,
-            "devices": 1,
-            "trips": int(rng.random() < 0.3),
-            "speed_kmh_mean": speed,
-            "speed_kmh_max": speed * 1.3,
-        },
-        ts,
-    )
-
-
-def _platform(rng: random.Random, ts: int, minute: int) -> Iterator[str]:
-    for component in ("collector", "streams"):
-        messages = rng.randint(5000, 7000)
-        yield _line(
-            "platform_stats",
-            {"component": component, "instance": f"{component}-0"},
-            {
-                "messages_in": messages,
-                "messages_out": messages - 3,
-                "kafka_lag": rng.randint(0, 2000) if component == "streams" else 0,
-                "points_written": messages * 2 if component == "streams" else 0,
-                "write_errors": int(minute % 17 == 0),
-                "deadletters": 3 if component == "collector" else 0,
-            },
-            ts,
-        )
-    for reason in (RejectReason.BAD_JSON, RejectReason.INVALID_FIELD):
-        yield _line(
-            "platform_deadletters",
-            {"component": "collector", "reason": reason.value},
-            {"count": rng.randint(0, 3)},
-            ts,
-        )

@@ -1,32 +1,53 @@
-"""Every panel's queries, expanded as Grafana would, run on the real InfluxDB and return data."""
+"""Every panel's queries, expanded as Grafana would, return data from what the pipeline writes.
+
+The data is the pipeline's own output (simulator → collector core → streams core, see
+``dashboards_data``) written through InfluxDB's real ``/write``: a panel reading a name streams
+does not write comes back blank here, and fails.
+"""
 
 from __future__ import annotations
 
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dashboards_data import alert_lines, contract_lines
+import yaml
+from dashboards_data import PipelineRun, alert_lines, pipeline_lines
 
 from cityiot.local.runner import LocalServers
 from dashboards.build import build_all
 from dashboards.influx import InfluxTarget, run_panel
-from dashboards.queries import TimeRange, iter_panels
+from dashboards.queries import TimeRange, expand, iter_panels
 from dashboards.snapshot import render_snapshots
 from dashboards.variables import ALL
+from schemas import DistrictIndex
 from simulator.fleet import build_fleet
 
 pytestmark = pytest.mark.integration
 
 BUILT = build_all()
 PANELS = [(uid, panel) for uid, board in BUILT.items() for panel in iter_panels(board)]
-# 120 devices: every facility, asset type and district appears at least once (seed checked).
-FLEET = build_fleet(120, seed=11, locator=None)
+LOCATOR = DistrictIndex.load()
+# 120 devices: every facility, asset type and district appears at least once (seed checked);
+# two more vending machines that drop off with a last will (the offline panels).
+FLEET = build_fleet(120, seed=11, locator=LOCATOR, will_devices=2)
 ALL_VALUES = {"datasource": "cityiot-influxdb", "district": ALL, "facility": ALL, "vendor": ALL}
+RULES = Path(__file__).parents[3] / "deploy" / "grafana" / "alerting" / "rules.yaml"
+BATCH_LINES = 5000
+
+
+@dataclass(frozen=True)
+class Written:
+    """The database, the instant the data ends at (queries use it as "now"), and the run."""
+
+    target: InfluxTarget
+    now: datetime
+    run: PipelineRun
 
 
 def _post(url: str, data: bytes) -> None:
@@ -36,32 +57,34 @@ def _post(url: str, data: bytes) -> None:
 
 
 @pytest.fixture(scope="module")
-def influx(local_servers: LocalServers) -> Iterator[InfluxTarget]:
-    """A database of its own holding 40 minutes of the measurement contract, ending now."""
+def written(local_servers: LocalServers) -> Iterator[Written]:
+    """A database of its own holding 40 minutes of pipeline output, ending now."""
     database = f"dashboards_{datetime.now(UTC):%H%M%S%f}"
     base = local_servers.influxdb_url
     _post(f"{base}/query?" + urllib.parse.urlencode({"q": f'CREATE DATABASE "{database}"'}), b"")
     now = datetime.now(UTC)
-    _post(
-        f"{base}/write?" + urllib.parse.urlencode({"db": database, "precision": "ns"}),
-        "\n".join(alert_lines(FLEET, now=now)).encode(),
-    )
-    lines = list(contract_lines(FLEET, now=now))
-    for start in range(0, len(lines), 5000):
-        _post(
-            f"{base}/write?" + urllib.parse.urlencode({"db": database, "precision": "ms"}),
-            "\n".join(lines[start : start + 5000]).encode(),
-        )
-    yield InfluxTarget(url=base, database=database)
+    run = pipeline_lines(FLEET, LOCATOR, now=now)
+    lines = [*run.lines, *alert_lines(FLEET, now=now)]
+    url = f"{base}/write?" + urllib.parse.urlencode({"db": database, "precision": "ns"})
+    for start in range(0, len(lines), BATCH_LINES):
+        _post(url, "\n".join(lines[start : start + BATCH_LINES]).encode())
+    yield Written(InfluxTarget(url=base, database=database), now, run)
     _post(f"{base}/query?" + urllib.parse.urlencode({"q": f'DROP DATABASE "{database}"'}), b"")
 
 
-def _run(panel: dict[str, Any], target: InfluxTarget, variables: dict[str, str]) -> Any:
+@pytest.fixture
+def influx(written: Written) -> InfluxTarget:
+    return written.target
+
+
+def _run(panel: dict[str, Any], data: Written, variables: dict[str, str]) -> Any:
+    """The panel as Grafana would show it at the instant the data ends (not the clock now:
+    the one-minute panels must not depend on how long the tests before took)."""
     board = next(b for b in BUILT.values() if panel in list(iter_panels(b)))
     return run_panel(
         panel,
-        target,
-        dashboard_range=TimeRange.last(timedelta(hours=6), now=datetime.now(UTC)),
+        data.target,
+        dashboard_range=TimeRange.last(timedelta(hours=6), now=data.now),
         timezone=board["timezone"],
         variables=variables,
     )
@@ -72,19 +95,86 @@ def _run(panel: dict[str, Any], target: InfluxTarget, variables: dict[str, str])
     PANELS,
     ids=[f"{uid}/{p['id']}-{p['title'].split(' / ')[1]}" for uid, p in PANELS],
 )
-def test_panel_returns_data(influx: InfluxTarget, uid: str, panel: dict[str, Any]) -> None:
+def test_panel_returns_data(written: Written, uid: str, panel: dict[str, Any]) -> None:
     """The panel's queries run without error and Grafana would not show "No data"."""
-    data = _run(panel, influx, ALL_VALUES)
+    data = _run(panel, written, ALL_VALUES)
     assert not data.blank(), f"{uid} panel {panel['title']!r} is blank"
 
 
-def test_panel_district_filter_narrows(influx: InfluxTarget) -> None:
+def test_panel_district_filter_narrows(written: Written) -> None:
     """Choosing one district gives less than the whole city, and more than nothing."""
     panel = next(p for p in iter_panels(BUILT["cityiot-overview"]) if "Sales today" in p["title"])
-    city = _run(panel, influx, ALL_VALUES).series[0].values[0]
+    city = _run(panel, written, ALL_VALUES).series[0].values[0]
     district = FLEET.devices[0].district
-    one = _run(panel, influx, {**ALL_VALUES, "district": district}).series[0].values[0]
+    one = _run(panel, written, {**ALL_VALUES, "district": district}).series[0].values[0]
     assert 0 < one < city
+
+
+def _panel(uid: str, en_title: str) -> dict[str, Any]:
+    return next(p for p in iter_panels(BUILT[uid]) if p["title"].endswith(f" / {en_title}"))
+
+
+def test_panel_sales_equal_accepted_sales(written: Written) -> None:
+    """Vending "Sales" (roll-ups summed over both workers' partitions, successful vends only)
+    equals the successful sales the collector accepted, to the fen."""
+    data = _run(_panel("cityiot-vending", "Sales"), written, ALL_VALUES)
+    assert written.run.sales_fen > 0
+    assert data.series[0].values == [pytest.approx(written.run.sales_fen / 100)]
+
+
+def test_panel_deadletters_equal_collector_rejects(written: Written) -> None:
+    """Platform "Dead letters" counts every message the collector core rejected."""
+    data = _run(_panel("cityiot-platform", "Dead letters"), written, ALL_VALUES)
+    assert written.run.deadletters > 0
+    assert data.series[0].values == [written.run.deadletters]
+
+
+def test_panel_silent_devices_lists_last_wills(written: Written) -> None:
+    """Devices whose last will said offline are in the silent devices table."""
+    data = _run(_panel("cityiot-health", "Silent devices"), written, ALL_VALUES)
+    devices = {row[t.columns.index("device")] for t in data.tables for row in t.rows}
+    assert {d.device_id for d in FLEET.will_devices} <= devices
+
+
+def test_panel_smoke_alarms_counts_the_report(written: Written) -> None:
+    """The one station report with smoke set is counted once."""
+    data = _run(_panel("cityiot-recycling", "Smoke alarms"), written, ALL_VALUES)
+    assert written.run.smoke_device is not None
+    assert sum(v or 0 for s in data.series for v in s.values) == 1
+
+
+def _rule_query(uid: str, data: Written) -> list[dict[str, Any]]:
+    groups = yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"]
+    rule = next(r for g in groups for r in g["rules"] if r["uid"] == uid)
+    (query,) = (d for d in rule["data"] if d["datasourceUid"] != "__expr__")
+    span = timedelta(seconds=query["relativeTimeRange"]["from"])
+    text = expand(
+        query["model"]["query"],
+        time_range=TimeRange.last(span, now=data.now),
+        interval=timedelta(minutes=1),
+        variables={},
+    )
+    return data.target.query(text)
+
+
+@pytest.mark.parametrize(
+    "uid",
+    ["cityiot-fridge-too-warm", "cityiot-bin-almost-full", "cityiot-smoke-alarm"],
+)
+def test_alert_rule_query_runs(written: Written, uid: str) -> None:
+    """The Grafana alert rule's InfluxQL runs on what streams writes, one series per device."""
+    series = _rule_query(uid, written)
+    assert all(set(s["tags"]) == {"device"} for s in series)
+    if uid == "cityiot-smoke-alarm":
+        assert [s["tags"]["device"] for s in series] == [written.run.smoke_device]
+    else:
+        assert series, f"{uid}: no data"
+
+
+def test_alert_rule_offline_finds_last_wills(written: Written) -> None:
+    """The devices-offline rule's query returns the devices whose last will said offline."""
+    devices = {s["tags"]["device"] for s in _rule_query("cityiot-devices-offline", written)}
+    assert {d.device_id for d in FLEET.will_devices} <= devices
 
 
 def test_vendor_variable_lists_vendors(influx: InfluxTarget) -> None:

@@ -226,3 +226,29 @@ def assert_exact(url: str, db: str, truth: Truth) -> None:
     series = query(url, db, q)
     per_window = {row[0] // 1_000_000: row[1] for s in series for row in s["values"]}
     assert per_window == dict(truth.sales_per_window), "sales per 1-minute window"
+
+
+def read_topic(bootstrap: str, topic: str, partitions: int) -> list[tuple[bytes, bytes]]:
+    """Every ``(key, value)`` of ``topic`` from the beginning, until it stays quiet for 1 s."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "cityiot-tests-reader",  # assign() joins no group; librdkafka wants one
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+        }
+    )
+    try:
+        consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+        out: list[tuple[bytes, bytes]] = []
+        while True:
+            batch = consumer.consume(num_messages=10_000, timeout=1.0)
+            if not batch:
+                return out
+            out.extend(
+                (m.key() or b"", m.value() or b"")
+                for m in batch
+                if m.error() is None and m.value() is not None
+            )
+    finally:
+        consumer.close()

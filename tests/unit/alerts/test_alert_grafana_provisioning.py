@@ -59,7 +59,7 @@ def test_rules_cover_key_conditions() -> None:
     ("uid", "measurement", "field"),
     [
         ("cityiot-fridge-too-warm", "vending_telemetry", "temperature_c"),
-        ("cityiot-bin-almost-full", "recycling_telemetry", "filling_level_pct"),
+        ("cityiot-bin-almost-full", "recycling_telemetry", "fill_max_pct"),
         ("cityiot-smoke-alarm", "recycling_telemetry", "smoke_alarm"),
         ("cityiot-devices-offline", "device_health", "online"),
     ],

@@ -11,7 +11,7 @@ import shapely
 from collectors.deadletter import DeadLetter
 from collectors.pipeline import Inbound, Pipeline
 from collectors.ratelimit import TokenBuckets
-from schemas import DeviceRecord, DistrictIndex, Envelope, Registry
+from schemas import DeviceRecord, DistrictIndex, Envelope, Registry, decode
 from schemas.examples import EXAMPLES
 from schemas.ningbo import DISTRICTS_BY_ADCODE
 
@@ -172,3 +172,23 @@ def test_route_status_on_every_facility() -> None:
     routed = make().route(inbound(f"city/vending/ubox/{VM}/status", old_will))
     assert routed.kind == "event"
     assert Envelope.model_validate_json(routed.value).body.kind == "device_status"
+
+
+@pytest.mark.parametrize(
+    ("topic", "example"),
+    [
+        (f"city/vending/ubox/{VM}/telemetry", "vending_telemetry"),
+        (f"city/mobility/hellobike/{EB}/position", "mobility_position"),
+    ],
+    ids=["fixed", "mobile"],
+)
+def test_enrich_equals_model_copy(topic: str, example: str) -> None:
+    """The enriched envelope and its JSON are what model_copy(update=...) would give."""
+    pipeline = make()
+    plain = decode(topic, wire(example), received_at=NOW)
+    enriched = pipeline.enrich(plain)
+    assert enriched.enrichment is not None
+    expected = plain.model_copy(update={"enrichment": enriched.enrichment})
+    assert enriched == expected
+    assert enriched.model_dump_json() == expected.model_dump_json()
+    assert Envelope.model_validate_json(enriched.model_dump_json()) == enriched

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
+from simulator_testkit import BAD_RATIO, DEVICES, MESSAGES, NMEA_RATIO, NOW, SEED
 
 from schemas import DistrictIndex, Registry
 from simulator import Fleet, SimMessage, build_fleet, generate
-
-SEED = 7
-DEVICES = 300
-# Enough that every reject reason and every variant of most appears, small enough for ~2 s.
-MESSAGES = 6000
-BAD_RATIO = 0.1
-NMEA_RATIO = 0.3
-# A fixed clock makes the output byte-for-byte reproducible and lets decode use it as receive time.
-NOW = datetime(2026, 5, 1, 4, 30, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")

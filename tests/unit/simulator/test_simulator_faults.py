@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from conftest import NOW
+from simulator_testkit import NOW
 
 from schemas import DeviceStatus, DistrictIndex, RecyclingTelemetry, VendingTelemetry
 from simulator import Fleet, Simulation

@@ -6,8 +6,7 @@ import json
 from collections import Counter, defaultdict
 
 import pytest
-from conftest import NOW, SEED
-from simulator_testkit import verdict
+from simulator_testkit import NOW, SEED, verdict
 
 from schemas import DistrictIndex, Envelope, Registry, RejectReason, encode
 from simulator import BAD_REASONS, Fleet, SimMessage, generate

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from conftest import BAD_RATIO, DEVICES, NMEA_RATIO, NOW, SEED
-from simulator_testkit import verdict
+from simulator_testkit import BAD_RATIO, DEVICES, NMEA_RATIO, NOW, SEED, verdict
 
 from schemas import (
     DeviceStatus,
