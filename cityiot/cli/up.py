@@ -7,7 +7,6 @@ the reconciliation of what the simulator published against what storage holds.
 
 from __future__ import annotations
 
-import shutil
 import signal
 import threading
 import time
@@ -22,6 +21,7 @@ from rich.table import Table
 
 from cityiot.errors import ServiceError
 from cityiot.local.console import render, take_snapshot
+from cityiot.local.grafana import GRAFANA_PORT, grafana_binary, grafana_env, write_provisioning
 from cityiot.local.platform import Platform, SimulatorRun
 from cityiot.local.runner import LocalServers
 from cityiot.reconcile import Reconciliation
@@ -60,15 +60,26 @@ def _reconciliation_table(result: Reconciliation) -> Table:
     return table
 
 
-def _grafana_hint(console: Console, settings: Settings) -> None:
-    provisioning = Path(__file__).resolve().parents[2] / "deploy" / "grafana"
-    if shutil.which("grafana-server") is None:
+def _start_grafana(console: Console, settings: Settings, platform: Platform) -> None:
+    """Grafana joins when installed; otherwise say how to point an existing one at us."""
+    binary = grafana_binary()
+    if binary is None:
         console.print(
             "Grafana: not on this machine. Point an existing Grafana at it: datasource InfluxDB "
             f"(InfluxQL) {settings.influxdb.url}, database {settings.influxdb.database}; "
-            f"provisioning files in {provisioning}/provisioning, dashboards from "
+            "provisioning files in deploy/grafana/provisioning, dashboards from "
             "`cityiot dashboards build DIR` or `cityiot dashboards push --url URL`."
         )
+        return
+    directory = platform.run_dir / "grafana"
+    provisioning = write_provisioning(
+        directory, influxdb_url=settings.influxdb.url, database=settings.influxdb.database
+    )
+    homepath = ["--homepath", "/usr/share/grafana"] if Path("/usr/share/grafana").is_dir() else []
+    platform.children.start(
+        "grafana", homepath, grafana_env(directory, provisioning), program=(binary,)
+    )
+    console.print(f"Grafana: http://127.0.0.1:{GRAFANA_PORT} (dashboards provisioned)")
 
 
 def up(
@@ -116,7 +127,7 @@ def up(
         platform.start_collector()
         platform.wait_collector_connected()
         platform.start_simulator(run)
-        _grafana_hint(console, settings)
+        _start_grafana(console, settings, platform)
         console.print(f"logs in {platform.children.log_dir}; Ctrl-C stops everything.")
         started = time.monotonic()
         before = None

@@ -44,12 +44,20 @@ class ChildProcesses:
         self.log_dir = log_dir
         self.children: dict[str, Child] = {}
 
-    def start(self, name: str, args: Sequence[str], env: Mapping[str, str]) -> Child:
+    def start(
+        self,
+        name: str,
+        args: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        program: Sequence[str] = (sys.executable, "-m", "cityiot"),
+    ) -> Child:
+        """Run ``program + args`` (by default a ``cityiot`` subcommand) as a supervised child."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         child = Child(name, args, self.log_dir / f"{name}.log", env)
         with child.log.open("ab") as log:
             child.proc = subprocess.Popen(
-                [sys.executable, "-m", "cityiot", *args],
+                [*program, *args],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

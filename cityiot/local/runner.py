@@ -232,6 +232,23 @@ class LocalServers:
         with contextlib.suppress(FileNotFoundError):
             (self.run_dir / STATE_FILE).unlink()
 
+    def restart(self, name: ServerName, *, down_s: float = 0.0) -> None:
+        """Stop one server (SIGTERM), keep it down ``down_s`` seconds, start it again and wait
+        until it is ready: fault tests use it; its data (Mosquitto sessions, InfluxDB) survives,
+        Tansu's memory-only topics do not."""
+        plan = self._plans[name]
+        proc = self._procs[name]
+        proc.terminate()
+        try:
+            proc.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        ports.wait_port_free(plan.port)
+        time.sleep(down_s)
+        self._spawn(plan)
+        self._await_ready([plan])
+
     def __enter__(self) -> LocalServers:
         self.start()
         return self

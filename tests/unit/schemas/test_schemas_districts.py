@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas import DistrictDataError, DistrictIndex, gcj02_to_wgs84, wgs84_to_gcj02
 from schemas.ningbo import NINGBO_DISTRICT_LIST
@@ -195,3 +199,103 @@ def _geometry_of(index: DistrictIndex, adcode: str) -> shapely.Geometry:
         if index.districts[owner].adcode == adcode
     ]
     return shapely.union_all(parts)
+
+
+# The grid of DistrictIndex.locate must give exactly the answer of the exact path for every point
+# (the simulator's and the collector's per-district totals are reconciled).
+OFFSETS = (0.0, 1e-13, 1e-11, 1e-9, 1e-7, 1e-5, 1e-3)  # degrees; 1e-5° is about 1 m
+
+
+def _assert_same(index: DistrictIndex, lon: float, lat: float) -> None:
+    assert index.locate(lat, lon) == index._locate_exact(lat, lon), (lat, lon)
+
+
+def _nudge(x: float, steps: int) -> float:
+    """``x`` moved by ``steps`` units in the last place."""
+    for _ in range(abs(steps)):
+        x = math.nextafter(x, math.copysign(math.inf, steps))
+    return x
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(120.80, 122.35), st.floats(28.80, 30.55)), min_size=1, max_size=25)
+)
+def test_locate_grid_equals_exact_over_bbox(points: list[tuple[float, float]]) -> None:
+    """Anywhere around Ningbo's bounding box, the grid answers as the exact test does."""
+    index = DistrictIndex.load()
+    for lon, lat in points:
+        _assert_same(index, lon, lat)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.data())
+def test_locate_grid_equals_exact_on_and_near_boundaries(data: st.DataObject) -> None:
+    """On a boundary, at a vertex, or a tiny step off either, the grid answers as the exact test."""
+    index = DistrictIndex.load()
+    part = index._parts[data.draw(st.integers(0, len(index._parts) - 1), label="part")]
+    boundary = shapely.boundary(part)
+    coords = shapely.get_coordinates(boundary)
+    if data.draw(st.booleans(), label="at vertex"):
+        lon, lat = (float(v) for v in coords[data.draw(st.integers(0, len(coords) - 1))])
+    else:
+        fraction = data.draw(st.floats(0.0, 1.0), label="fraction")
+        point = shapely.line_interpolate_point(boundary, fraction, normalized=True)
+        lon, lat = point.x, point.y
+    offset = data.draw(st.sampled_from(OFFSETS), label="offset")
+    angle = data.draw(st.floats(0.0, 2 * math.pi), label="angle")
+    lon, lat = lon + offset * math.cos(angle), lat + offset * math.sin(angle)
+    ulps = st.integers(-2, 2)
+    lon, lat = _nudge(lon, data.draw(ulps)), _nudge(lat, data.draw(ulps))
+    _assert_same(index, lon, lat)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.data())
+def test_locate_grid_equals_exact_on_cell_edges(data: st.DataObject) -> None:
+    """Points on a grid line or corner, or a few ulps off it, are filed in a correct cell."""
+    index = DistrictIndex.load()
+    x0, y0, _, _ = index._bounds
+    i, j = data.draw(st.integers(-1, index._nx + 1)), data.draw(st.integers(-1, index._ny + 1))
+    lon, lat = x0 + i * index._cell, y0 + j * index._cell
+    if data.draw(st.booleans(), label="edge, not corner"):
+        lat += data.draw(st.floats(0.0, index._cell), label="along")
+    ulps = st.integers(-3, 3)
+    _assert_same(index, _nudge(lon, data.draw(ulps)), _nudge(lat, data.draw(ulps)))
+
+
+def test_locate_grid_equals_exact_at_every_vertex() -> None:
+    """Every vertex of every boundary (exactly on it), and a random lattice of close points."""
+    index = DistrictIndex.load()
+    coords = shapely.get_coordinates(index._parts)
+    rng = np.random.default_rng(20240611)
+    jitter = rng.choice([-1e-9, 0.0, 1e-9], size=coords.shape) * (rng.random(coords.shape) + 0.5)
+    for lon, lat in np.concatenate([coords, coords + jitter]).tolist():
+        _assert_same(index, lon, lat)
+
+
+def test_locate_grid_on_hand_made_index_edges(tmp_path: Path) -> None:
+    """A shared edge, a corner and the outer bounds answer as the exact test (the old semantics)."""
+    collection = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"adcode": adcode, "name": adcode},
+                "geometry": {"type": "Polygon", "coordinates": _square(x0, 0, 0.5)},
+            }
+            for adcode, x0 in (("900001", 0.25), ("900002", 0.75))
+        ],
+    }
+    path = tmp_path / "squares.geojson"
+    path.write_text(json.dumps(collection), encoding="utf-8")
+    index = DistrictIndex.load(path, crs="wgs84")
+    for lon in [*np.linspace(0.2, 1.3, 221).tolist(), 0.25, 0.75, 1.25]:
+        for lat in (-0.01, 0.0, 1e-12, 0.25, 0.5, 0.5 - 1e-15, 0.5 + 1e-15, 0.51):
+            _assert_same(index, lon, lat)
+    edge = index.locate(0.3, 0.75)
+    assert edge is not None
+    assert edge.adcode == "900001"  # the first district in file order, as before
+    assert index.locate(0.0, 0.25) is not None  # a corner counts as inside
+    assert index.locate(0.5, 1.25) is not None
+    assert index.locate(0.5, 1.2500001) is None
