@@ -82,6 +82,8 @@ def create_app(settings: Settings) -> StreamsApp:
         web_enabled=False,
         datadir=str(datadir),
     )
+    # Faust has no setting for it (streams/fetch_wait.py); read when the consumer is created.
+    app.fetch_max_wait_ms = s.fetch_max_wait_ms
     # The events, as bytes: decoded by the schemas' Envelope in the handler, nothing else.
     events = app.topic(settings.kafka.events_topic, key_serializer="raw", value_serializer="raw")
     # Read (into `deadletters` points) and written (records the sink or decoding rejects).

@@ -23,6 +23,8 @@ from faust.exceptions import ConsumerNotStarted
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 
+from streams.fetch_wait import FetchWaitConsumerThread
+
 __all__ = ["BatchConsumer", "BatchHandler", "StreamsApp", "events_lag"]
 
 BatchHandler = Callable[[list[Any]], Awaitable[None]]
@@ -33,6 +35,13 @@ class BatchConsumer(AIOKafkaConsumer):
 
     batch_topics: frozenset[str] = frozenset()
     batch_handler: BatchHandler | None = None
+    #: The aiokafka consumer's fetch wait (None: Faust's 1500 ms); streams/fetch_wait.py.
+    fetch_max_wait_ms: int | None = None
+
+    def _new_consumer_thread(self) -> FetchWaitConsumerThread:
+        # Faust's hook for the consumer thread; the thread reads fetch_max_wait_ms when it
+        # creates the aiokafka consumer (at start), after _new_consumer set it.
+        return FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - the I/O loop
         callback = self.callback
@@ -88,6 +97,8 @@ class StreamsApp(faust.App):
     #: Topics drained a fetch at a time, and their handler (set before the worker starts).
     batch_topics: frozenset[str] = frozenset()
     batch_handler: BatchHandler | None = None
+    #: The worker consumer's fetch wait (set by ``create_app``; None: Faust's 1500 ms).
+    fetch_max_wait_ms: int | None = None
 
     def _new_consumer(self) -> BatchConsumer:
         consumer = BatchConsumer(
@@ -100,6 +111,7 @@ class StreamsApp(faust.App):
         )
         consumer.batch_topics = self.batch_topics
         consumer.batch_handler = self.batch_handler
+        consumer.fetch_max_wait_ms = self.fetch_max_wait_ms
         return consumer
 
 
