@@ -33,18 +33,21 @@ def own_servers(tmp_path: Path) -> Iterator[LocalServers]:
         yield servers
 
 
-def test_e2e_influxdb_restart_still_exact(own_servers: LocalServers, tmp_path: Path) -> None:
-    """InfluxDB stopped for seconds mid-run and started again: storage still equals truth."""
+def _settings(servers: LocalServers, tmp_path: Path) -> Settings:
     tag = uuid.uuid4().hex[:8]
-    settings = Settings(
-        mqtt={"url": own_servers.mqtt_url, "topic_prefix": f"city-{tag}"},
-        kafka={"bootstrap_servers": own_servers.kafka_bootstrap},
-        influxdb={"url": own_servers.influxdb_url, "database": f"db_{tag}"},
+    return Settings(
+        mqtt={"url": servers.mqtt_url, "topic_prefix": f"city-{tag}"},
+        kafka={"bootstrap_servers": servers.kafka_bootstrap},
+        influxdb={"url": servers.influxdb_url, "database": f"db_{tag}"},
         stream={"app_id": f"streams_{tag}"},
         collector={"group": f"collectors_{tag}", "client_id": f"collector_{tag}"},
         run_dir=tmp_path / "run",
     )
-    platform = Platform(settings, tmp_path / "platform")
+
+
+def test_e2e_influxdb_restart_still_exact(own_servers: LocalServers, tmp_path: Path) -> None:
+    """InfluxDB stopped for seconds mid-run and started again: storage still equals truth."""
+    platform = Platform(_settings(own_servers, tmp_path), tmp_path / "platform")
     try:
         start(platform, replace(RUN, seed=RUN.seed + 2))
         time.sleep(4.0)
@@ -52,5 +55,31 @@ def test_e2e_influxdb_restart_still_exact(own_servers: LocalServers, tmp_path: P
         result = finish(platform)
         assert result.exact, explain(result)
         platform.children.check(expected_exits=("simulator",))
+    finally:
+        platform.stop()
+
+
+def test_e2e_mosquitto_restart_with_backlog_still_exact(
+    own_servers: LocalServers, tmp_path: Path
+) -> None:
+    """Messages held only by Mosquitto (collector away) survive its restart: still exact.
+
+    The simulator does not reconnect, so the broker restarts between publishing and collecting:
+    the backlog lives in the collector's persistent session and Mosquitto's persistence file.
+    """
+    run = replace(RUN, seed=RUN.seed + 4, duration=6.0)
+    platform = Platform(_settings(own_servers, tmp_path), tmp_path / "platform")
+    try:
+        assert platform.write_registry(run) == run.devices + run.will_devices
+        platform.start_stream()
+        platform.start_collector()
+        platform.wait_collector_connected()
+        platform.children.stop("collector")  # graceful: its session (and subscription) stays
+        platform.start_simulator(run)
+        assert platform.children.wait("simulator", 90) == 0
+        own_servers.restart("mqtt", down_s=2.0)
+        platform.start_collector()
+        result = platform.wait_reconciled(platform.truth())
+        assert result.exact, explain(result)
     finally:
         platform.stop()
