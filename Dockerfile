@@ -22,6 +22,7 @@ COPY pyproject.toml README.md ./
 RUN mkdir -p cityiot && touch cityiot/__init__.py \
     && /opt/cityiot/bin/pip install . \
     && /opt/cityiot/bin/pip uninstall -y cityiot
+COPY core ./core
 COPY cityiot ./cityiot
 COPY schemas ./schemas
 COPY collectors ./collectors

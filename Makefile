@@ -19,6 +19,7 @@ test: system-deps venv lint typecheck pytest ## ruff, mypy and the whole test su
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: venv
 	$(BIN)/mypy

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 # Run as a script, this file's folder comes first on sys.path and bench/streams.py would shadow
-# the streams package that cityiot.settings imports.
+# the streams package that core.settings imports.
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     del sys.path[0]
 
@@ -47,9 +47,9 @@ from paho.mqtt.properties import Properties
 
 from cityiot.local.ports import free_port
 from cityiot.local.runner import LocalServers
-from cityiot.settings import Settings
 from collectors.pipeline import Inbound
 from collectors.service import Collector, build_pipeline
+from core.settings import Settings
 from schemas import DeviceRecord, Facility, Registry
 from schemas.examples import EXAMPLES
 

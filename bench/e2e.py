@@ -89,7 +89,7 @@ from bench.e2e_support import (  # noqa: E402
 from cityiot.local.platform import Platform  # noqa: E402
 from cityiot.local.ports import free_port  # noqa: E402
 from cityiot.local.runner import LocalServers  # noqa: E402
-from cityiot.settings import Settings  # noqa: E402
+from core.settings import Settings  # noqa: E402
 from schemas import DistrictIndex  # noqa: E402
 from simulator.fleet import build_fleet  # noqa: E402
 from simulator.publisher import MqttTarget  # noqa: E402

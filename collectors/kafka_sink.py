@@ -16,7 +16,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from cityiot.errors import CityiotError
+from core.errors import CityiotError
 
 __all__ = ["DeliveryCallback", "KafkaSink", "KafkaSinkError"]
 

@@ -29,10 +29,10 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from cityiot.settings import MqttSettings
 from collectors.metrics import CollectorStats
 from collectors.pipeline import Inbound
-from collectors.settings import CollectorSettings
+from core.settings import MqttSettings
+from core.settings.collector import CollectorSettings
 
 __all__ = ["MessageHandler", "MqttSource"]
 

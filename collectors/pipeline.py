@@ -15,7 +15,7 @@ from typing import Literal, NamedTuple
 
 from collectors.deadletter import DeadLetter
 from collectors.ratelimit import TokenBuckets
-from collectors.settings import UnknownDevicePolicy
+from core.settings.collector import UnknownDevicePolicy
 from schemas import (
     DeviceRecord,
     DistrictIndex,

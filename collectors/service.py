@@ -21,13 +21,13 @@ from types import FrameType
 
 from confluent_kafka import KafkaError, Message
 
-from cityiot.errors import CityiotError
-from cityiot.settings import Settings
 from collectors.kafka_sink import KafkaSink
 from collectors.metrics import CollectorStats, MetricsServer, summary_line
 from collectors.mqtt_source import MqttSource
 from collectors.pipeline import Inbound, Pipeline, Routed
 from collectors.ratelimit import TokenBuckets
+from core.errors import CityiotError
+from core.settings import Settings
 from schemas import DistrictIndex, Registry, load_registry
 
 __all__ = ["Collector", "CollectorError", "build_pipeline", "run_collector"]

@@ -7,10 +7,10 @@ folder layout the provisioning provider reads), :func:`push` (Grafana's HTTP API
 
 from __future__ import annotations
 
+from core.settings.grafana import GrafanaSettings
 from dashboards.build import BOARDS, Board, build_all, write_dashboards
 from dashboards.contract import check_dashboard
 from dashboards.push import PushError, push
-from dashboards.settings import GrafanaSettings
 from dashboards.snapshot import render_snapshots
 
 __all__ = [

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.errors import CityiotError
 from dashboards.queries import PanelQuery, TimeRange, panel_queries
 
 __all__ = ["InfluxError", "InfluxTarget", "PanelData", "Series", "Table", "run_panel"]
@@ -25,7 +26,7 @@ __all__ = ["InfluxError", "InfluxTarget", "PanelData", "Series", "Table", "run_p
 TIMEOUT_S = 30.0
 
 
-class InfluxError(Exception):
+class InfluxError(CityiotError):
     """InfluxDB refused a query; the message carries the query and InfluxDB's error."""
 
 

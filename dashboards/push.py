@@ -16,9 +16,10 @@ from typing import Any
 
 import aiohttp
 
+from core.errors import CityiotError
+from core.settings.grafana import GrafanaSettings
 from dashboards.boards.common import FOLDERS
 from dashboards.build import BOARDS, build_one
-from dashboards.settings import GrafanaSettings
 
 __all__ = ["PushError", "PushResult", "push"]
 
@@ -30,7 +31,7 @@ TIMEOUT_S = 30.0
 COMMIT_MESSAGE = "cityiot dashboards push"
 
 
-class PushError(Exception):
+class PushError(CityiotError):
     """Grafana refused a request; the message names the call, the status and Grafana's reason."""
 
     def __init__(self, call: str, status: int, body: str) -> None:

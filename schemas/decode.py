@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from core.types import MAX_PAYLOAD_BYTES
 from schemas.catalog import MessageType, message_type
 from schemas.common import construct_validated
 from schemas.envelope import Envelope, SourceFormat
@@ -32,7 +33,6 @@ __all__ = [
 
 # 64 KiB: a fat telemetry message is ~2 KiB; anything near this is a bug or an attack, and the
 # bound also caps what JSON parsing can allocate.
-MAX_PAYLOAD_BYTES = 65_536
 # Our deepest model nests 3 levels; 32 leaves room for vendors' mistakes to be reported as
 # invalid fields, while a pathological [[[[...]]]] is refused before the parser recurses into it.
 MAX_JSON_DEPTH = 32

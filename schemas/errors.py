@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from core.errors import CityiotError
+
 __all__ = ["DistrictDataError", "RegistryError", "RejectReason", "Rejected", "SchemaError"]
 
 
-class SchemaError(Exception):
+class SchemaError(CityiotError):
     """Base of the errors ``schemas`` raises on purpose.
 
     ``schemas`` imports nothing from the rest of cityiot (arrows point into it), so this base
-    stands alone; the CLI catches it beside ``cityiot.errors.CityiotError``.
+    stands alone; the CLI catches it beside ``core.errors.CityiotError``.
     """
 
 

@@ -27,7 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from cityiot.errors import CityiotError
+from core.errors import CityiotError
 from simulator.message import SimMessage
 
 __all__ = ["MqttTarget", "PublishError", "Publisher", "WillDevices"]
@@ -50,7 +50,7 @@ class PublishError(CityiotError):
 
 @dataclass(frozen=True, slots=True)
 class MqttTarget:
-    """Where and how to connect (from ``cityiot.settings.MqttSettings``)."""
+    """Where and how to connect (from ``core.settings.MqttSettings``)."""
 
     host: str
     port: int

@@ -7,11 +7,6 @@ Start with :mod:`streams.app` (the worker top to bottom), then the pure core it 
 
 from __future__ import annotations
 
+from streams.worker import run_stream
+
 __all__ = ["run_stream"]
-
-
-def run_stream(*args: object, **kwargs: object) -> None:
-    """Lazy alias of :func:`streams.worker.run_stream` (importing Faust is slow)."""
-    from streams.worker import run_stream as _run
-
-    _run(*args, **kwargs)  # type: ignore[arg-type]

@@ -1,6 +1,6 @@
 """``python -m streams``: run a streams worker with settings from ``CITYIOT_*``."""
 
-from cityiot.settings import Settings
+from core.settings import Settings
 from streams.worker import run_stream
 
 run_stream(Settings())

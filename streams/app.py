@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cityiot.settings import Settings
+from core.settings import Settings
 from schemas import DistrictIndex, Registry, load_registry
 from streams.alerts import AlertEngine, build_zones, load_rules
 from streams.consumer import StreamsApp, events_lag

@@ -8,7 +8,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from prometheus_client import start_http_server
 
-from cityiot.settings import Settings
+from core.settings import Settings
 from streams.app import create_app
 
 __all__ = ["ensure_topics", "run_stream"]

@@ -10,7 +10,7 @@ import pytest
 
 from cityiot.local.ports import free_port
 from cityiot.local.runner import LocalServers
-from cityiot.settings import Settings
+from core.settings import Settings
 
 
 @pytest.fixture(scope="session")

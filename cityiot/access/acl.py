@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cityiot.errors import CityiotError
+from core.errors import CityiotError
 
 __all__ = [
     "COLLECTOR_USER",

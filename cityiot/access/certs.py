@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from cityiot.errors import CityiotError
+from core.errors import CityiotError
 
 __all__ = [
     "CA_DAYS",

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from cityiot.access.acl import COLLECTOR_USER, write_auth_dir
-from cityiot.errors import CityiotError
-from cityiot.settings import Settings
+from core.errors import CityiotError
+from core.settings import Settings
 from schemas import load_registry
 
 __all__ = ["acl"]

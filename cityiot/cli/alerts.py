@@ -10,11 +10,11 @@ from typing import Annotated
 
 import typer
 
-from cityiot.errors import CityiotError
-from cityiot.settings import Settings
+from core.errors import CityiotError
+from core.settings import Settings
+from core.settings.alert import AlertSettings
 from streams.alerts.relay import relay
 from streams.alerts.rules import load_rules
-from streams.alerts.settings import AlertSettings
 from streams.alerts.webhooks.notifier import JsonLinesDeadLetter, JsonLinesDeliveryLog
 from streams.alerts.webhooks.probe import send_test
 from streams.alerts.zones import build_zones

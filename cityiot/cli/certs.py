@@ -9,7 +9,7 @@ import typer
 
 from cityiot.access.acl import COLLECTOR_USER
 from cityiot.access.certs import DEFAULT_HOSTS, LEAF_DAYS, KeyType, write_cert_dir
-from cityiot.settings import Settings
+from core.settings import Settings
 
 __all__ = ["certs"]
 

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from cityiot.settings import Settings
 from collectors.service import run_collector
+from core.settings import Settings
 
 __all__ = ["collect"]
 

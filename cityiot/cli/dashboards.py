@@ -9,12 +9,12 @@ from typing import Annotated
 
 import typer
 
-from cityiot.settings import Settings
+from core.settings import Settings
+from core.settings.grafana import GrafanaSettings
 from dashboards.build import write_dashboards
 from dashboards.influx import InfluxTarget
 from dashboards.push import push as push_dashboards
 from dashboards.queries import parse_duration
-from dashboards.settings import GrafanaSettings
 from dashboards.snapshot import render_snapshots
 
 __all__ = ["app"]

@@ -19,8 +19,7 @@ from cityiot.cli import (
     up,
 )
 from cityiot.cli import schemas as schemas_cli
-from cityiot.errors import CityiotError
-from schemas.errors import SchemaError
+from core.errors import CityiotError
 
 __all__ = ["app", "main"]
 
@@ -49,7 +48,7 @@ def main() -> None:
     )
     try:
         app()
-    except (CityiotError, SchemaError) as exc:
+    except CityiotError as exc:
         # One line naming the cause and the fix; the traceback would only hide it.
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -11,9 +11,9 @@ from typing import Annotated
 
 import typer
 
-from cityiot.errors import ServiceError
 from cityiot.local.runner import LocalServers, check_health, read_state, stop_state
-from cityiot.settings import Settings
+from core.errors import ServiceError
+from core.settings import Settings
 
 __all__ = ["app"]
 

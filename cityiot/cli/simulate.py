@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from cityiot.settings import MqttSettings, Settings
+from core.settings import MqttSettings, Settings
 from simulator.publisher import MqttTarget
 from simulator.run import RunOptions, run
 

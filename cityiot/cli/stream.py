@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cityiot.settings import Settings
+from core.settings import Settings
 from streams.worker import run_stream
 
 __all__ = ["stream"]

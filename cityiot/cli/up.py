@@ -19,13 +19,13 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from cityiot.errors import ServiceError
 from cityiot.local.console import render, take_snapshot
 from cityiot.local.grafana import GRAFANA_PORT, grafana_binary, grafana_env, write_provisioning
 from cityiot.local.platform import Platform, SimulatorRun
 from cityiot.local.runner import LocalServers
 from cityiot.reconcile import Reconciliation
-from cityiot.settings import Settings
+from core.errors import ServiceError
+from core.settings import Settings
 
 __all__ = ["up"]
 

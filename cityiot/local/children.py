@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cityiot.errors import ServiceError
 from cityiot.local.runner import die_with_parent
+from core.errors import ServiceError
 
 __all__ = ["Child", "ChildProcesses"]
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, SecretStr
 from cityiot.local.children import ChildProcesses
 from cityiot.local.ports import free_port
 from cityiot.reconcile import Reconciliation, compare, count_deadletters, read_stored
-from cityiot.settings import Settings
+from core.settings import Settings
 from dashboards.influx import InfluxError, InfluxTarget
 from schemas import DistrictIndex
 from simulator.fleet import build_fleet

@@ -17,10 +17,12 @@ import paho.mqtt.client as mqtt
 from confluent_kafka.admin import AdminClient
 from paho.mqtt.enums import CallbackAPIVersion
 
+from core.errors import CityiotError
+
 __all__ = ["ProbeFailed", "influxdb_ready", "kafka_ready", "mqtt_ready", "tcp_open"]
 
 
-class ProbeFailed(Exception):
+class ProbeFailed(CityiotError):
     """The server did not give the answer readiness needs (yet)."""
 
 

@@ -25,8 +25,8 @@ from typing import Literal
 from pydantic import BaseModel
 
 from cityiot.access.acl import PROBE_USER, AuthFiles
-from cityiot.errors import ServiceError
 from cityiot.local import configs, ports, probes
+from core.errors import ServiceError
 
 __all__ = [
     "LocalServers",

@@ -7,11 +7,11 @@ the notifier). ``README.md`` beside this file lists settings and metrics.
 
 from __future__ import annotations
 
+from core.settings.alert import AlertSettings, WebhookEndpoint
+from schemas.alert import Alert, AlertStatus, Severity
 from streams.alerts.engine import AlertEngine, Evaluation
 from streams.alerts.line import alert_point
-from streams.alerts.model import Alert, AlertStatus, Severity
 from streams.alerts.rules import Rule, RulesError, RuleSet, load_rules, parse_rules
-from streams.alerts.settings import AlertSettings, WebhookEndpoint
 from streams.alerts.state import DeviceAlerts, RuleState, fingerprint
 from streams.alerts.zones import Zones, build_zones
 

@@ -24,10 +24,10 @@ import math
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from schemas.alert import Alert, AlertStatus
 from schemas.envelope import Envelope
 from schemas.mobility import MobilityPosition
 from schemas.status import DeviceStatus
-from streams.alerts.model import Alert, AlertStatus
 from streams.alerts.rules import (
     AbsenceRule,
     GeofenceRule,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from streams.alerts.model import Alert
+from schemas.alert import Alert
 
 __all__ = ["MEASUREMENT", "alert_point", "escape_field_string", "escape_tag"]
 

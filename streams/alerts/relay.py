@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
 from pydantic import ValidationError
 
-from streams.alerts.model import Alert
-from streams.alerts.settings import WebhookEndpoint
+from core.settings.alert import WebhookEndpoint
+from schemas.alert import Alert
 from streams.alerts.webhooks.notifier import DeadLetterSink, DeliveryLog, Notifier
 
 __all__ = ["RECENT_KEYS", "RecentKeys", "relay"]

@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
-from cityiot.errors import CityiotError
+from core.errors import CityiotError
+from schemas.alert import Severity
 from schemas.envelope import Envelope
 from schemas.mobility import AssetType
 from schemas.topic import Facility
@@ -29,7 +30,6 @@ from streams.alerts.expr import (
     check_template,
     conditions_overlap,
 )
-from streams.alerts.model import Severity
 
 __all__ = [
     "DEFAULT_RULES",

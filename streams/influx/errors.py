@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cityiot.errors import CityiotError
+from core.errors import CityiotError
 
 __all__ = ["InfluxError", "InfluxRejected", "InfluxUnavailable"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cityiot.local.platform import Platform
-from cityiot.settings import Settings
+from core.settings import Settings
 
 
 @pytest.fixture

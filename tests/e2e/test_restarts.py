@@ -14,7 +14,7 @@ from tests_e2e_support import RUN, explain, finish, start
 from cityiot.local.platform import Platform
 from cityiot.local.ports import free_port
 from cityiot.local.runner import LocalServers
-from cityiot.settings import Settings
+from core.settings import Settings
 
 # Long enough that the streams worker retries and holds its offsets, short enough for CI.
 INFLUXDB_DOWN_S = 8.0

@@ -15,7 +15,7 @@ from cityiot.access.certs import write_cert_dir
 from cityiot.local.platform import Platform
 from cityiot.local.ports import free_port
 from cityiot.local.runner import LocalServers
-from cityiot.settings import Settings
+from core.settings import Settings
 from schemas import DistrictIndex
 from simulator.fleet import build_fleet
 

@@ -17,9 +17,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from cityiot.errors import ServiceError
 from cityiot.local.ports import free_port, port_is_free
 from cityiot.local.runner import LocalServers
+from core.errors import ServiceError
 
 CLI = [sys.executable, "-m", "cityiot"]
 

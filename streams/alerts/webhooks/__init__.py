@@ -10,8 +10,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import NamedTuple
 
-from streams.alerts.model import Alert
-from streams.alerts.settings import WebhookEndpoint, WebhookFormat
+from core.settings.alert import WebhookEndpoint, WebhookFormat
+from schemas.alert import Alert
 from streams.alerts.webhooks import alertmanager, dingtalk, feishu, generic, wecom
 from streams.alerts.webhooks._common import WebhookRequest, sign_generic
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from streams.alerts.model import Alert
+from schemas.alert import Alert
 
 __all__ = [
     "USER_AGENT",

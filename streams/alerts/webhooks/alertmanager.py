@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from streams.alerts.model import Alert
-from streams.alerts.settings import WebhookEndpoint
+from core.settings.alert import WebhookEndpoint
+from schemas.alert import Alert
 from streams.alerts.webhooks._common import WebhookRequest, json_body
 from streams.alerts.webhooks.generic import check_response, signed_headers
 

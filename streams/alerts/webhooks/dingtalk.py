@@ -14,8 +14,8 @@ import hmac
 from datetime import datetime
 from urllib.parse import quote_plus
 
-from streams.alerts.model import Alert
-from streams.alerts.settings import WebhookEndpoint
+from core.settings.alert import WebhookEndpoint
+from schemas.alert import Alert
 from streams.alerts.webhooks._common import (
     USER_AGENT,
     WebhookRequest,

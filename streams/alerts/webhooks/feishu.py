@@ -13,8 +13,8 @@ import hashlib
 import hmac
 from datetime import datetime
 
-from streams.alerts.model import Alert
-from streams.alerts.settings import WebhookEndpoint
+from core.settings.alert import WebhookEndpoint
+from schemas.alert import Alert
 from streams.alerts.webhooks._common import (
     USER_AGENT,
     WebhookRequest,

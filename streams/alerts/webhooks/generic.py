@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from streams.alerts.model import Alert
-from streams.alerts.settings import WebhookEndpoint
+from core.settings.alert import WebhookEndpoint
+from schemas.alert import Alert
 from streams.alerts.webhooks._common import USER_AGENT, WebhookRequest, sign_generic
 
 __all__ = ["check_response", "render", "signed_headers"]

@@ -28,8 +28,8 @@ import aiohttp
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ConfigDict
 
-from streams.alerts.model import Alert
-from streams.alerts.settings import WebhookEndpoint
+from core.settings.alert import WebhookEndpoint
+from schemas.alert import Alert
 from streams.alerts.webhooks import FORMATS
 from streams.alerts.webhooks._common import MAX_RESPONSE_BYTES
 
@@ -223,7 +223,9 @@ class Notifier:
         """Queue ``alert`` for each endpoint that accepts it; return those endpoints' names."""
         queued = []
         for endpoint in self._endpoints:
-            if not endpoint.accepts(alert):
+            if not endpoint.accepts(
+                status=alert.status, severity=alert.severity, labels=alert.labels
+            ):
                 continue
             try:
                 self._queues[endpoint.name].put_nowait(alert)

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from streams.alerts.model import Alert, Severity
-from streams.alerts.settings import WebhookEndpoint
+from core.settings.alert import WebhookEndpoint
+from schemas.alert import Alert, Severity
 from streams.alerts.state import fingerprint
 from streams.alerts.webhooks.notifier import (
     DeliveryRecord,

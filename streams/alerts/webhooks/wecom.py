@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from streams.alerts.model import Alert
-from streams.alerts.settings import WebhookEndpoint
+from core.settings.alert import WebhookEndpoint
+from schemas.alert import Alert
 from streams.alerts.webhooks._common import (
     USER_AGENT,
     WebhookRequest,

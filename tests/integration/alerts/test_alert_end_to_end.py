@@ -17,12 +17,12 @@ from typing import Any
 
 from http_receiver import Received, receiver
 
+from core.settings.alert import WebhookEndpoint
 from schemas import Enrichment, Envelope
+from schemas.alert import Alert
 from schemas.catalog import message_type_of_kind
 from streams.alerts.engine import AlertEngine
-from streams.alerts.model import Alert
 from streams.alerts.rules import load_rules
-from streams.alerts.settings import WebhookEndpoint
 from streams.alerts.state import DeviceAlerts
 from streams.alerts.webhooks.notifier import JsonLinesDeadLetter, Notifier
 

@@ -16,8 +16,8 @@ from http_receiver import Received, eventually, receiver
 from prometheus_client import REGISTRY
 
 from cityiot.local.ports import free_port
-from streams.alerts.model import Alert, Severity
-from streams.alerts.settings import WebhookEndpoint
+from core.settings.alert import WebhookEndpoint
+from schemas.alert import Alert, Severity
 from streams.alerts.webhooks.notifier import JsonLinesDeadLetter, JsonLinesDeliveryLog, Notifier
 
 SECRET = "integration-secret"

@@ -11,10 +11,10 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from http_receiver import eventually, receiver
 
-from cityiot.settings import Settings
-from streams.alerts.model import Alert
+from core.settings import Settings
+from core.settings.alert import WebhookEndpoint
+from schemas.alert import Alert
 from streams.alerts.relay import relay
-from streams.alerts.settings import WebhookEndpoint
 from streams.alerts.webhooks.notifier import JsonLinesDeadLetter
 
 pytestmark = pytest.mark.integration

@@ -16,8 +16,8 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from paho.mqtt.enums import CallbackAPIVersion
 
-from cityiot.settings import Settings
 from collectors.service import Collector
+from core.settings import Settings
 from schemas.examples import EXAMPLES
 
 # Generous: two cores shared with other engineers' test runs; a real hang still fails in minutes.

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from collector_helpers import REGISTRY_CSV, Publisher, TopicReader
 
-from cityiot.settings import Settings
+from core.settings import Settings
 
 
 @pytest.fixture

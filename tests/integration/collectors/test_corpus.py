@@ -23,7 +23,7 @@ from collector_helpers import (
 from paho.mqtt.enums import CallbackAPIVersion
 
 from cityiot.local.ports import free_port
-from cityiot.settings import Settings
+from core.settings import Settings
 from schemas import DistrictIndex, Envelope
 
 pytestmark = pytest.mark.integration

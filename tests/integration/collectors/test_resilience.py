@@ -24,7 +24,7 @@ from collector_helpers import (
 from cityiot.local import configs
 from cityiot.local.ports import free_port, wait_port_free
 from cityiot.local.probes import ProbeFailed, mqtt_ready
-from cityiot.settings import Settings
+from core.settings import Settings
 
 pytestmark = pytest.mark.integration
 

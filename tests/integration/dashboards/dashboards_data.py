@@ -27,11 +27,11 @@ from datetime import datetime, timedelta
 from collectors.deadletter import DeadLetter
 from collectors.pipeline import Inbound, Pipeline
 from schemas import DistrictIndex, Facility, Registry, Rejected, VendingSale, parse_topic
+from schemas.alert import Alert, Severity
 from simulator.engine import Simulation, last_will_pair
 from simulator.fleet import Fleet
 from simulator.message import SimMessage
 from streams.alerts.line import alert_point
-from streams.alerts.model import Alert, Severity
 from streams.health import health_lines
 from streams.lineproto import line
 from streams.points import NS_PER_MS

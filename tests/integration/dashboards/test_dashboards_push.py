@@ -10,10 +10,10 @@ import pytest
 from aiohttp import web
 
 from cityiot.local.ports import free_port
+from core.settings.grafana import GrafanaSettings
 from dashboards.boards.common import FOLDERS
 from dashboards.build import BOARDS
 from dashboards.push import PushError, push
-from dashboards.settings import GrafanaSettings
 
 TOKEN = "glsa_test_token"
 

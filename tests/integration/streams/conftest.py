@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from stream_helpers import PrivateInfluxDB, WorkerProcess
 
-from cityiot.settings import Settings
+from core.settings import Settings
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from cityiot.local import configs, ports, probes
-from cityiot.settings import Settings
+from core.settings import Settings
 from streams.synthetic import Record, Truth
 
 T = TypeVar("T")

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from stream_helpers import query
 
-from cityiot.settings import Settings
+from core.settings import Settings
 from streams.influx import Sink, V1Writer
 from streams.lineproto import line
 

@@ -17,7 +17,7 @@ from stream_helpers import (
     query,
 )
 
-from cityiot.settings import Settings
+from core.settings import Settings
 from streams.synthetic import Fleet
 
 pytestmark = pytest.mark.integration

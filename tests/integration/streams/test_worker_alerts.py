@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from stream_helpers import WorkerProcess, eventually, produce, query, read_topic
 
-from cityiot.settings import Settings
+from core.settings import Settings
 from schemas import Enrichment, Envelope
 from schemas.catalog import message_type_of_kind
 from streams.alerts import Alert

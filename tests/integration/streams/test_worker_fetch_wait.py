@@ -12,7 +12,7 @@ import pytest
 from stream_helpers import WorkerProcess, eventually, produce
 
 from cityiot.local.ports import free_port
-from cityiot.settings import Settings
+from core.settings import Settings
 from streams.app import create_app
 from streams.consumer import BatchConsumer
 from streams.synthetic import Fleet

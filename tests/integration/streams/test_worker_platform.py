@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from stream_helpers import WorkerProcess, eventually, produce, query
 
-from cityiot.settings import Settings
 from collectors.deadletter import DeadLetter
+from core.settings import Settings
 from schemas import RejectReason
 from streams.synthetic import Fleet, Record
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas import Enrichment, Envelope
+from schemas.alert import Alert
 from schemas.catalog import message_type_of_kind
 from streams.alerts.engine import AlertEngine
-from streams.alerts.model import Alert
 from streams.alerts.state import DeviceAlerts
 
 # 10:00 in Ningbo (UTC+8): inside the default opening hours.

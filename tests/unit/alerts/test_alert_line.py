@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from influxdb_client import Point
 
+from schemas.alert import Alert, Severity
 from streams.alerts.line import alert_point
-from streams.alerts.model import Alert, Severity
 
 STARTS = datetime(2025, 5, 1, 2, 0, tzinfo=UTC)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from cityiot.settings import Settings
-from streams.alerts.model import Alert, Severity
-from streams.alerts.settings import AlertSettings, WebhookEndpoint, WebhookSettingsError
+from core.settings import Settings
+from core.settings.alert import AlertSettings, WebhookEndpoint, WebhookSettingsError
+from schemas.alert import Alert, Severity
 
 URL = "https://oapi.dingtalk.com/robot/send?access_token=TOPSECRETTOKEN"
 
@@ -28,6 +28,10 @@ def _alert(severity: Severity, **labels: str) -> Alert:
         summary_en="s",
         starts_at=datetime(2025, 5, 1, tzinfo=UTC),
     )
+
+
+def _accepts(endpoint: WebhookEndpoint, alert: Alert) -> bool:
+    return endpoint.accepts(status=alert.status, severity=alert.severity, labels=alert.labels)
 
 
 def test_alert_settings_webhooks_from_env_json(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,6 +86,6 @@ def test_webhook_endpoint_accepts_filters_by_severity_and_labels() -> None:
             "match_labels": {"team": "vending-ops"},
         }
     )
-    assert endpoint.accepts(_alert(Severity.CRITICAL, team="vending-ops"))
-    assert not endpoint.accepts(_alert(Severity.INFO, team="vending-ops"))
-    assert not endpoint.accepts(_alert(Severity.CRITICAL, team="recycling-ops"))
+    assert _accepts(endpoint, _alert(Severity.CRITICAL, team="vending-ops"))
+    assert not _accepts(endpoint, _alert(Severity.INFO, team="vending-ops"))
+    assert not _accepts(endpoint, _alert(Severity.CRITICAL, team="recycling-ops"))

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from streams.alerts.model import Alert, Severity
-from streams.alerts.settings import WebhookEndpoint
+from core.settings.alert import WebhookEndpoint
+from schemas.alert import Alert, Severity
 from streams.alerts.webhooks import FORMATS, render
 
 NOW = datetime(2025, 5, 1, 2, 30, tzinfo=UTC)

@@ -8,7 +8,7 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from cityiot.settings import Settings
+from core.settings import Settings
 
 
 def test_settings_env_maps_to_sections(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from cityiot.settings import Settings
-from collectors.settings import DEFAULT_MAX_PAYLOAD_BYTES, CollectorSettings
+from core.settings import Settings
+from core.settings.collector import CollectorSettings
 from schemas import MAX_PAYLOAD_BYTES
 
 README = Path(__file__).resolve().parents[3] / "collectors" / "README.md"
@@ -17,7 +17,7 @@ README = Path(__file__).resolve().parents[3] / "collectors" / "README.md"
 
 def test_settings_payload_default_matches_schemas() -> None:
     """The collector's payload limit defaults to the contract's."""
-    assert DEFAULT_MAX_PAYLOAD_BYTES == MAX_PAYLOAD_BYTES
+    assert CollectorSettings().max_payload_bytes == MAX_PAYLOAD_BYTES
 
 
 def test_settings_read_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:

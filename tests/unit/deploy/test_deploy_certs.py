@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from cityiot.access.certs import issue_client, issue_server, new_ca, write_cert_dir
 from cityiot.cli.certs import certs
-from cityiot.errors import CityiotError
+from core.errors import CityiotError
 
 
 def _cert(path: Path) -> x509.Certificate:

@@ -11,11 +11,11 @@ import aiokafka
 import pytest
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
-from cityiot.settings import Settings
+from core.settings import Settings
+from core.settings.stream import StreamSettings
 from streams.app import create_app
 from streams.consumer import BatchConsumer
 from streams.fetch_wait import FAUST_FETCH_MAX_WAIT_MS, FetchWaitConsumerThread, set_fetch_max_wait
-from streams.settings import StreamSettings
 
 
 def _settings(tmp_path: Path, **stream: Any) -> Settings:

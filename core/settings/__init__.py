@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from collectors.settings import CollectorSettings
-from dashboards.settings import GrafanaSettings
-from streams.alerts.settings import AlertSettings
-from streams.settings import StreamSettings
+from core.settings.alert import AlertSettings
+from core.settings.collector import CollectorSettings
+from core.settings.grafana import GrafanaSettings
+from core.settings.stream import StreamSettings
 
 __all__ = [
     "InfluxDBSettings",

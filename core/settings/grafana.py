@@ -1,4 +1,4 @@
-"""Grafana settings (``CITYIOT_GRAFANA_*``), a section of :class:`cityiot.settings.Settings`."""
+"""Grafana settings (``CITYIOT_GRAFANA_*``), a section of :class:`core.settings.Settings`."""
 
 from __future__ import annotations
 

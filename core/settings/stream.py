@@ -1,4 +1,4 @@
-"""Streams settings (``CITYIOT_STREAM_*``), a section of :class:`cityiot.settings.Settings`."""
+"""Streams settings (``CITYIOT_STREAM_*``), a section of :class:`core.settings.Settings`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Collector settings (``CITYIOT_COLLECTOR_*``), a section of :class:`cityiot.settings.Settings`.
+"""Collector settings (``CITYIOT_COLLECTOR_*``), a section of :class:`core.settings.Settings`.
 
 Each field's description gives its unit and purpose; the comments say why its default is what it is.
 ``collectors/README.md`` lists them all, and a unit test fails when the two differ.
@@ -10,12 +10,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.types import MAX_PAYLOAD_BYTES
+
 __all__ = ["CollectorSettings", "UnknownDevicePolicy"]
 
 UnknownDevicePolicy = Literal["deadletter", "accept"]
-# schemas.MAX_PAYLOAD_BYTES (a unit test keeps them equal). Not imported: importing schemas pulls
-# in shapely and numpy, and every cityiot command reads these settings.
-DEFAULT_MAX_PAYLOAD_BYTES = 65_536
 
 
 class CollectorSettings(BaseModel):
@@ -58,7 +57,7 @@ class CollectorSettings(BaseModel):
         30, ge=1, description="Longest wait between MQTT reconnect attempts; seconds."
     )
     max_payload_bytes: int = Field(
-        DEFAULT_MAX_PAYLOAD_BYTES,
+        MAX_PAYLOAD_BYTES,
         ge=1,
         description="Largest payload parsed; bytes. Larger ones are dead-lettered as too_large "
         "before any parsing.",

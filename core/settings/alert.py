@@ -7,6 +7,7 @@ mounted file. URLs and secrets are ``SecretStr``: robot URLs carry access tokens
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -23,8 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-from cityiot.errors import CityiotError
-from streams.alerts.model import Alert, Severity
+from core.errors import CityiotError
+from core.types import Severity
 
 __all__ = ["AlertSettings", "WebhookEndpoint", "WebhookFormat", "WebhookSettingsError"]
 
@@ -79,13 +80,13 @@ class WebhookEndpoint(BaseModel):
             raise ValueError(f"endpoint {self.name!r}: backoff_max_s < backoff_initial_s")
         return self
 
-    def accepts(self, alert: Alert) -> bool:
-        """Whether this endpoint wants the alert (severity, labels, resolved)."""
-        if alert.status == "resolved" and not self.send_resolved:
+    def accepts(self, *, status: str, severity: Severity, labels: Mapping[str, str]) -> bool:
+        """Whether this endpoint wants an alert change (resolved or not, severity, labels)."""
+        if status == "resolved" and not self.send_resolved:
             return False
-        if alert.severity.rank < self.min_severity.rank:
+        if severity.rank < self.min_severity.rank:
             return False
-        return all(alert.labels.get(k) == v for k, v in self.match_labels.items())
+        return all(labels.get(k) == v for k, v in self.match_labels.items())
 
 
 _ENDPOINTS = TypeAdapter(list[WebhookEndpoint])

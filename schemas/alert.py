@@ -8,11 +8,11 @@ from this model; nothing downstream needs the rule file.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.types import Severity
 from schemas.common import UtcDatetime
 
 __all__ = ["ALERT_SCHEMA_VERSION", "Alert", "AlertStatus", "Severity"]
@@ -20,20 +20,6 @@ __all__ = ["ALERT_SCHEMA_VERSION", "Alert", "AlertStatus", "Severity"]
 # Bump when a field changes meaning; consumers reject versions they do not know.
 ALERT_SCHEMA_VERSION: Literal[1] = 1
 
-
-class Severity(StrEnum):
-    """How urgent an alert is; ordered, so endpoints can ask for ``min_severity``."""
-
-    INFO = "info"
-    WARNING = "warning"
-    CRITICAL = "critical"
-
-    @property
-    def rank(self) -> int:
-        return _RANK[self]
-
-
-_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 AlertStatus = Literal["firing", "resolved"]
 
