@@ -8,14 +8,33 @@ from pathlib import Path
 
 import pytest
 
+from cityiot.local.plans import KafkaKind
 from cityiot.local.ports import free_port
 from cityiot.local.runner import LocalServers
 from core.settings import Settings
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--kafka",
+        choices=("apache", "tansu"),
+        default="apache",
+        help="Which local Kafka the session's servers run: Apache Kafka (default) or Tansu.",
+    )
+
+
 @pytest.fixture(scope="session")
-def local_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServers]:
-    """Mosquitto, Tansu and InfluxDB on free loopback ports, through `cityiot services`' own code.
+def kafka_kind(pytestconfig: pytest.Config) -> KafkaKind:
+    """The Kafka the session runs (``--kafka``); a test of a broker's own behaviour reads it."""
+    kind: KafkaKind = pytestconfig.getoption("--kafka")
+    return kind
+
+
+@pytest.fixture(scope="session")
+def local_servers(
+    tmp_path_factory: pytest.TempPathFactory, kafka_kind: KafkaKind
+) -> Iterator[LocalServers]:
+    """Mosquitto, Kafka and InfluxDB on free loopback ports, through `cityiot services`' own code.
 
     A missing server fails the session (no skip): these tests exist to talk to the real thing.
     """
@@ -24,6 +43,7 @@ def local_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSer
         mqtt_port=free_port(),
         kafka_port=free_port(),
         influxdb_port=free_port(),
+        kafka=kafka_kind,
     )
     with servers:
         yield servers

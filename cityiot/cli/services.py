@@ -1,19 +1,20 @@
-"""``cityiot services``: start, inspect and stop the local Mosquitto, Tansu and InfluxDB."""
+"""``cityiot services``: start, inspect and stop the local Mosquitto, Kafka and InfluxDB."""
 
 from __future__ import annotations
 
 import json
-import signal
 import threading
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
 
-from cityiot.local.runner import LocalServers, check_health, read_state, stop_state
+from cityiot.local.plans import KafkaKind
+from cityiot.local.runner import LocalServers, check_health
+from cityiot.local.state import read_state, stop_state
 from core.errors import ServiceError
 from core.settings import Settings
+from core.signals import install_stop_handlers
 
 __all__ = ["app"]
 
@@ -35,31 +36,56 @@ def up(
         bool, typer.Option(help="Return once ready; stop later with `down`.")
     ] = False,
     run_dir: RunDir = None,
-    mqtt_port: Annotated[int, typer.Option(help="Mosquitto port on 127.0.0.1.")] = 1883,
-    kafka_port: Annotated[int, typer.Option(help="Kafka (Tansu) port on 127.0.0.1.")] = 9092,
-    influxdb_port: Annotated[int, typer.Option(help="InfluxDB HTTP port on 127.0.0.1.")] = 8086,
+    kafka: Annotated[
+        KafkaKind | None,
+        typer.Option(
+            help="Local Kafka: apache (Apache Kafka, on disk) or tansu (memory-only) "
+            "[default: $CITYIOT_KAFKA_LOCAL or apache]."
+        ),
+    ] = None,
+    mqtt_port: Annotated[
+        int | None,
+        typer.Option(help="Mosquitto port on 127.0.0.1 [default: port of $CITYIOT_MQTT_URL]."),
+    ] = None,
+    kafka_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Kafka port on 127.0.0.1 "
+            "[default: first port of $CITYIOT_KAFKA_BOOTSTRAP_SERVERS]."
+        ),
+    ] = None,
+    influxdb_port: Annotated[
+        int | None,
+        typer.Option(
+            help="InfluxDB HTTP port on 127.0.0.1 [default: port of $CITYIOT_INFLUXDB_URL]."
+        ),
+    ] = None,
 ) -> None:
-    """Start the three servers and report ready once each answers a real request."""
+    """Start the three servers and report ready once each answers a real request.
+
+    Ports default to those of the CITYIOT_* URLs, so the other commands find the servers with
+    the same settings.
+    """
     settings = Settings()
     servers = LocalServers(
         run_dir=_run_dir(run_dir),
-        mqtt_port=mqtt_port,
-        kafka_port=kafka_port,
-        influxdb_port=influxdb_port,
+        mqtt_port=mqtt_port if mqtt_port is not None else settings.mqtt.port,
+        kafka_port=kafka_port if kafka_port is not None else settings.kafka.first_port,
+        influxdb_port=influxdb_port if influxdb_port is not None else settings.influxdb.port,
         database=settings.influxdb.database,
         mqtt_auth_dir=settings.mqtt.auth_dir,
         detach=detach,
+        kafka=kafka if kafka is not None else settings.kafka.local,
+        kafka_partitions=settings.kafka.partitions,
     )
     stop = threading.Event()
-
-    def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    # Until the process exits: a second Ctrl-C while the servers stop changes nothing.
+    install_stop_handlers(stop)
     state = servers.start()
     for server in state.servers:
-        typer.echo(f"ready  {server.name:<9} {server.url:<28} log {server.log}")
+        typer.echo(
+            f"ready  {server.name:<9} {server.url:<28} {server.kind or '':<13} log {server.log}"
+        )
     if detach:
         typer.echo(
             "servers keep running; stop them with: "
@@ -97,7 +123,13 @@ def status(
             "running": True,
             "run_dir": checked.run_dir,
             "servers": {
-                s.name: {"url": s.url, "healthy": s.healthy, "pid": s.pid, "log": s.log}
+                s.name: {
+                    "url": s.url,
+                    "healthy": s.healthy,
+                    "kind": s.kind,
+                    "pid": s.pid,
+                    "log": s.log,
+                }
                 for s in checked.servers
             },
         }
@@ -105,7 +137,8 @@ def status(
     else:
         for s in checked.servers:
             typer.echo(
-                f"{'healthy' if s.healthy else 'DOWN':<8} {s.name:<9} {s.url:<28} log {s.log}"
+                f"{'healthy' if s.healthy else 'DOWN':<8} {s.name:<9} {s.url:<28} "
+                f"{s.kind or '':<13} log {s.log}"
             )
     if not all(s.healthy for s in checked.servers):
         raise typer.Exit(1)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from rich.table import Table
 
 from cityiot.local.platform import Platform, scrape
-from dashboards.influx import InfluxError
+from core.influx import InfluxError
 
 __all__ = ["Snapshot", "render", "take_snapshot"]
 
@@ -49,7 +49,7 @@ def _influx_counts(platform: Platform) -> tuple[int | None, int | None]:
             for series in target.query('SELECT last("firing") FROM "alerts" GROUP BY "fingerprint"')
             if series["values"][0][1] in (True, 1)
         )
-    except (OSError, InfluxError, KeyError, IndexError):
+    except (InfluxError, KeyError, IndexError):
         return None, None
     return online, firing
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import BaseModel, SecretStr
 
 from cityiot.local.children import ChildProcesses
 from cityiot.local.ports import free_port
 from cityiot.reconcile import Reconciliation, compare, count_deadletters, read_stored
+from core.influx import InfluxQueryError, InfluxTarget
 from core.settings import Settings
-from dashboards.influx import InfluxError, InfluxTarget
+from core.settings.env import to_env
 from schemas import DistrictIndex
 from simulator.fleet import build_fleet
 from simulator.truth import Truth
@@ -41,25 +41,7 @@ STOP_ORDER = ("simulator", "collector", "stream")
 def settings_env(settings: Settings) -> dict[str, str]:
     """``CITYIOT_*`` variables that rebuild ``settings`` in a child process (secrets included:
     the environment of our own children is the one place they may go)."""
-    env: dict[str, str] = {}
-    for name, value in settings:
-        if isinstance(value, BaseModel):
-            for field, inner in value:
-                _put(env, f"CITYIOT_{name}_{field}".upper(), inner)
-        else:
-            _put(env, f"CITYIOT_{name}".upper(), value)
-    return env
-
-
-def _put(env: dict[str, str], key: str, value: object) -> None:
-    if value is None:
-        return
-    if isinstance(value, SecretStr):
-        env[key] = value.get_secret_value()
-    elif isinstance(value, (list, dict, BaseModel)):
-        return  # structured values (webhook lists) stay with the parent's own settings source
-    else:
-        env[key] = str(value)
+    return to_env(settings)
 
 
 def scrape(port: int) -> dict[str, float]:
@@ -166,14 +148,7 @@ class Platform:
         return Truth.model_validate_json(self.truth_path.read_text(encoding="utf-8"))
 
     def influx(self) -> InfluxTarget:
-        db = self.settings.influxdb
-        return InfluxTarget(
-            url=db.url,
-            database=db.database,
-            username=db.username,
-            password=db.password.get_secret_value() if db.password else None,
-            token=db.token.get_secret_value() if db.token else None,
-        )
+        return InfluxTarget.from_settings(self.settings.influxdb)
 
     def reconcile(self, truth: Truth) -> Reconciliation:
         deadletters: Counter[str] = count_deadletters(
@@ -187,7 +162,7 @@ class Platform:
         while True:
             try:
                 result = self.reconcile(truth)
-            except InfluxError:
+            except InfluxQueryError:
                 # The worker creates the database with its first write; until then, nothing.
                 if time.monotonic() > deadline:
                     raise

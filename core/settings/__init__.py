@@ -93,6 +93,18 @@ class KafkaSettings(_Section):
         "city.alerts.v1", description="Alert state changes (firing / resolved)."
     )
     partitions: int = Field(4, ge=1, description="Partitions of the topics cityiot creates.")
+    # Apache Kafka by default: it keeps topics on disk with retention; Tansu holds every record in
+    # memory (~320 MB per million) and has no transactions (README "Which local Kafka").
+    local: Literal["apache", "tansu"] = Field(
+        "apache",
+        description="Which Kafka `cityiot services up` and `cityiot up` start locally: 'apache' "
+        "(Apache Kafka from Maven Central, needs Java 17 and Maven) or 'tansu' (memory-only).",
+    )
+
+    @property
+    def first_port(self) -> int:
+        """Port of the first bootstrap server (where `cityiot services up` listens)."""
+        return int(self.bootstrap_servers.split(",")[0].strip().rpartition(":")[2])
 
     @field_validator("bootstrap_servers")
     @classmethod
@@ -120,6 +132,11 @@ class InfluxDBSettings(_Section):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("expected http://host:port or https://host:port")
         return value.rstrip("/")
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (443 if parts.scheme == "https" else 8086)
 
 
 class Settings(BaseSettings):
