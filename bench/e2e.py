@@ -2,13 +2,22 @@
 
     .venv/bin/python bench/e2e.py                                   # full run, both publishers
     .venv/bin/python bench/e2e.py --rates 500,1000 --seconds 8      # quick check
-    .venv/bin/python bench/e2e.py --publisher mosquitto_pub --profile
+    .venv/bin/python bench/e2e.py --publisher mosquitto_pub --profile --no-peer
 
 Everything runs on this machine, QoS 1. Each publisher's series gets fresh local servers (the
-``cityiot services`` runner on free ports, a temporary run directory; Tansu keeps every record in
-memory) and a ``Platform``: one collector and one streams worker as in ``cityiot up``, with a
-unique database, topics and topic prefix, the per-device rate limit raised out of the way (this
+``cityiot services`` runner on free ports, a temporary run directory, the default local Kafka)
+and a ``Platform``: one collector and one streams worker as in ``cityiot up``, with a unique
+database, topics and topic prefix, the per-device rate limit raised out of the way (this
 measures the pipeline, not flood protection) and valid messages only.
+
+The peer (``bench/e2e_peer.py``; ``--no-peer`` skips it): after each cityiot series, once its
+collector and worker stopped, a Node-RED batch flow (MQTT → json → join 1000 / 1 s → points →
+InfluxDB batch) on the same Mosquitto and InfluxDB, with its own topic prefix and database, is
+measured the same way at the same steps: the same publisher code and messages, latency from the
+flow's count of points InfluxDB accepted, lost counted in InfluxDB, CPU and RSS of the Node-RED
+process. The report gives ratio = cityiot / Node-RED per publisher and step (n/a when the peer
+could not run: Node.js or npm missing, npm install failed). Node-RED is installed once into
+``$XDG_CACHE_HOME/cityiot/bench/node-red``.
 
 Publishers:
   paho           the simulator's publisher (``simulator.publisher``) in this process, fed
@@ -35,6 +44,7 @@ Method, per step (rate r for ``--seconds`` s, i.e. r × seconds messages):
                  is not quantised by the worker's batch cadence (0.04-1.5 s here), but the
                  saw-tooth still moves s by ~cadence/step: keep steps ≥ 15 s;
   lost           published − new raw points counted in InfluxDB after the worker drained;
+  peak RSS       VmHWM of the pipeline's processes (collector + Kafka + worker; Node-RED);
   CPU            utime+stime per process over the step and its drain (/proc/<pid>/stat), less
                  what it burns idle (measured for 5 s with the poller running), per message:
                  where each microsecond goes. "publisher" is this process's publishing thread
@@ -55,6 +65,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,35 +74,39 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE.parent)]
 
+from bench.e2e_peer import PeerRun, PeerSeries  # noqa: E402
+from bench.e2e_peer import report as report_peer  # noqa: E402
+from bench.e2e_profile import py_spy, start_profile, top_functions  # noqa: E402
 from bench.e2e_support import (  # noqa: E402
+    PIPELINE,
     PROCESSES,
-    TARGET_P99_S,
     LinePublisher,
     PahoPublisher,
     Sent,
     Step,
     Visibility,
     cpu_seconds,
+    delivery,
+    drain,
     kafka_events,
     latencies,
-    latency_slope,
     load,
     machine,
+    peak_rss_mb,
     percentile,
-    py_spy,
-    start_profile,
     stored_events,
     stored_points,
     stream_batches,
-    top_functions,
     valid_messages,
 )
+from bench.nodered import NodeRedUnavailable, ensure_installed  # noqa: E402
 from cityiot.local.platform import Platform  # noqa: E402
 from cityiot.local.ports import free_port  # noqa: E402
 from cityiot.local.runner import LocalServers  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from schemas import DistrictIndex  # noqa: E402
 from simulator.fleet import build_fleet  # noqa: E402
+from simulator.message import SimMessage  # noqa: E402
 from simulator.publisher import MqttTarget  # noqa: E402
 
 # Rate limit per device far above any rate here: 8,000 msg/s over 16 topics is 500 per device.
@@ -101,11 +116,6 @@ RATE_LIMIT_PER_S = 1_000_000
 WARMUP_RATE, WARMUP_MESSAGES, WARMUP_TIMEOUT_S = 200.0, 200, 120.0
 # Long enough to average the worker's timers (stats every 10 s, health every 30 s: not all).
 IDLE_S = 5.0
-# After publishing, wait for the worker to store everything; give up after this long without
-# progress (what never arrives is reported as lost), or this long in all.
-DRAIN_QUIET_S, DRAIN_MAX_S = 15.0, 300.0
-# The peer to beat (issue 8): a Node-RED flow on this machine, losing nothing.
-PEER = {"paho": 6_000, "mosquitto_pub": 14_000}
 
 
 @dataclass
@@ -121,6 +131,7 @@ class Series:
     profiles: dict[str, tuple[int, list[tuple[str, int, int]]]] = field(default_factory=dict)
     idle: dict[str, float] = field(default_factory=dict)
     keep: Path | None = None  # --run-dir: each step's samples are written there
+    peer: PeerSeries | None = None
 
     def pids(self) -> dict[str, int]:
         servers = {s.name: s.pid for s in self.servers.state().servers}
@@ -128,34 +139,24 @@ class Series:
         return {
             "mosquitto": servers["mqtt"],
             "collector": children["collector"].proc.pid,  # type: ignore[union-attr]
-            "tansu": servers["kafka"],
+            "kafka": servers["kafka"],
             "stream": children["stream"].proc.pid,  # type: ignore[union-attr]
             "influxd": servers["influxdb"],
         }
 
-    def ports(self) -> tuple[int, int]:
-        return self.platform.stream_metrics_port, self.platform.collector_metrics_port
+    def poller(self) -> Visibility:
+        """Polls the worker's count of stored events and the collector's of events in Kafka."""
+        stream, collector = self.platform.stream_metrics_port, self.platform.collector_metrics_port
+        return Visibility(lambda: stored_events(stream), lambda: kafka_events(collector), self.poll)
 
     def visible_now(self) -> int:
         return stored_events(self.platform.stream_metrics_port) or 0
-
-    def drain(self, poller: Visibility, target: int) -> None:
-        """Until the worker stored ``target`` events, or progress stopped (the rest is lost)."""
-        started = last_change = time.monotonic()
-        seen = -1
-        while poller.last < target and time.monotonic() - started < DRAIN_MAX_S:
-            self.platform.children.check()
-            if poller.last != seen:
-                seen, last_change = poller.last, time.monotonic()
-            elif time.monotonic() - last_change > DRAIN_QUIET_S:
-                break
-            time.sleep(0.1)
 
     def measure_idle(self, seconds: float) -> None:
         """CPU/s of each process with nothing to do but the poller's scrapes, subtracted from
         the steps' figures: at low rates fixed costs (timers, scrapes) would swamp µs/msg."""
         pids = self.pids()
-        poller = Visibility(*self.ports(), self.poll)
+        poller = self.poller()
         cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
         wall0 = time.monotonic()
         poller.start()
@@ -191,11 +192,11 @@ class Series:
                 name: (start_profile(pids[name], seconds, profile_dir / f"{name}.txt"), name)
                 for name in ("collector", "stream")
             }
-        poller = Visibility(*self.ports(), self.poll)
+        poller = self.poller()
         poller.start()
         wall0 = time.monotonic()
         sent: Sent = self.publisher.step(rate, max(1, round(rate * seconds)))
-        self.drain(poller, base + len(sent.times))
+        drain(poller, base + len(sent.times), self.platform.children.check)
         poller.stop()
         wall = time.monotonic() - wall0
         cpu = {name: cpu_seconds(pid) - cpu0[name] for name, pid in pids.items()}
@@ -213,11 +214,8 @@ class Series:
             dump = {"publish": sent.times, "kafka": poller.kafka, "stored": poller.stored}
             dump |= {"kafka_base": kafka_base, "stored_base": base}
             (self.keep / f"step-{rate:.0f}-{len(self.steps)}.json").write_text(json.dumps(dump))
-        lat = latencies(sent.times, poller.stored, base)[0]
-        slope = latency_slope(sent.times, lat)
-        lat.sort()
+        lat, sent_rate, e2e_rate = delivery(sent.times, poller.stored, base, rate)
         to_kafka = sorted(latencies(sent.times, poller.kafka, kafka_base)[0])
-        sent_rate = (n - 1) / (sent.times[-1] - sent.times[0]) if n > 1 else rate
         cpu_us = {"publisher": sent.cpu_s / n * 1e6}
         cpu_us |= {name: cpu[name] / n * 1e6 for name in PROCESSES[1:]}
         return Step(
@@ -226,7 +224,7 @@ class Series:
             published=n,
             sent_rate=sent_rate,
             visible=len(lat),
-            e2e_rate=sent_rate / (1 + max(0.0, slope)) * len(lat) / n,
+            e2e_rate=e2e_rate,
             p50=percentile(lat, 50),
             p95=percentile(lat, 95),
             p99=percentile(lat, 99),
@@ -241,10 +239,21 @@ class Series:
             profiled=profile_dir is not None,
             batches=int(batches),
             batch_ms=(batches1[1] - batches0[1]) / batches * 1e3 if batches else 0.0,
+            rss_mb=sum(peak_rss_mb(pids[name]) for name in PIPELINE),
         )
 
 
-def run_series(name: str, args: argparse.Namespace, tmp: Path) -> Series:
+def make_publisher(
+    name: str, mqtt_port: int, messages: Iterator[SimMessage], args: argparse.Namespace, log: Path
+) -> PahoPublisher | LinePublisher:
+    if name == "paho":
+        return PahoPublisher(MqttTarget("127.0.0.1", mqtt_port), messages)
+    return LinePublisher(mqtt_port, messages, args.pub_topics, log)
+
+
+def run_series(name: str, args: argparse.Namespace, tmp: Path, peer: Path | str | None) -> Series:
+    """cityiot's series for one publisher, then the peer's on the same servers: ``peer`` is
+    Node-RED's red.js, why the peer cannot run, or None (--no-peer)."""
     tag = uuid.uuid4().hex[:8]
     prefix = f"bench{tag}"
     servers = LocalServers(
@@ -277,11 +286,7 @@ def run_series(name: str, args: argparse.Namespace, tmp: Path) -> Series:
         fleet = build_fleet(args.devices, seed=args.seed, locator=locator)
         fleet.registry().write_csv(platform.registry_path)
         messages = valid_messages(fleet, seed=args.seed, locator=locator, prefix=prefix)
-        publisher: PahoPublisher | LinePublisher = (
-            PahoPublisher(MqttTarget("127.0.0.1", servers.mqtt_port), messages)
-            if name == "paho"
-            else LinePublisher(servers.mqtt_port, messages, args.pub_topics, tmp / "pub.log")
-        )
+        publisher = make_publisher(name, servers.mqtt_port, messages, args, tmp / "pub.log")
         series = Series(name, servers, platform, publisher, args.poll)
         series.keep = tmp if args.run_dir is not None else None
         try:
@@ -307,6 +312,19 @@ def run_series(name: str, args: argparse.Namespace, tmp: Path) -> Series:
                 print(step.line(), flush=True)
         finally:
             platform.stop()
+        if isinstance(peer, str):
+            series.peer = PeerSeries(name, error=peer)
+        elif peer is not None:
+            # Same seed, same fleet: the same messages as cityiot's, under the peer's prefix.
+            peer_prefix = f"peer{tag}"
+            messages = valid_messages(fleet, seed=args.seed, locator=locator, prefix=peer_prefix)
+            log = tmp / "peer-pub.log"
+            peer_publisher = make_publisher(name, servers.mqtt_port, messages, args, log)
+            run = PeerRun(
+                name, peer, tmp / "node-red", servers, peer_publisher, peer_prefix, args.poll
+            )
+            rates = [s.offered for s in series.steps if not s.profiled]
+            series.peer = run.run(rates, args.seconds, idle_s=IDLE_S)
     return series
 
 
@@ -345,15 +363,7 @@ def report(all_series: list[Series], args: argparse.Namespace, started: str) -> 
             f"| {s.publisher} | {s.offered:,.0f} | {cells} | {total:,.0f} | {s.cores_busy:.2f} "
             f"| {s.batches} | {s.visible / max(1, s.batches):,.0f} | {s.batch_ms:,.0f} |"
         )
-    print("\n### Against the peer (Node-RED on this machine, nothing lost)\n")
-    for series in all_series:
-        steps = [s for s in series.steps if not s.profiled]
-        met = max((s.e2e_rate for s in steps if s.verdict == "meets target"), default=0.0)
-        kept = max((s.e2e_rate for s in steps if not s.saturated and s.lost == 0), default=0.0)
-        print(
-            f"- {series.name}: {met:,.0f} msg/s with p99 ≤ {TARGET_P99_S:g} s and nothing lost; "
-            f"{kept:,.0f} msg/s kept up, nothing lost (peer ~{PEER[series.name]:,} msg/s)"
-        )
+    report_peer([(series.steps, series.peer) for series in all_series if series.peer])
     for series in all_series:
         for name, (samples, top) in series.profiles.items():
             print(f"\n### py-spy, {series.name} series, {name} ({samples} samples, 100 Hz)\n")
@@ -373,18 +383,28 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="py-spy the last step again")
     parser.add_argument("--run-dir", type=Path, help="keep logs and each step's samples here")
+    parser.add_argument(
+        "--no-peer", dest="peer", action="store_false", help="skip the Node-RED peer series"
+    )
     args = parser.parse_args()
     args.rates = [float(r) for r in args.rates.split(",")]
     names = ["paho", "mosquitto_pub"] if args.publisher == "both" else [args.publisher]
     started = machine()
     print(f"machine: {started}", flush=True)
+    peer: Path | str | None = None
+    if args.peer:
+        try:
+            peer = ensure_installed()
+        except NodeRedUnavailable as exc:
+            peer = str(exc)
+            print(f"peer: Node-RED not run: {peer}; every ratio will be n/a", flush=True)
     all_series = []
     for name in names:
         if args.run_dir is not None:
-            all_series.append(run_series(name, args, args.run_dir.resolve() / name))
+            all_series.append(run_series(name, args, args.run_dir.resolve() / name, peer))
             continue
         with tempfile.TemporaryDirectory(prefix=f"cityiot-e2e-{name}-") as tmp:
-            all_series.append(run_series(name, args, Path(tmp)))
+            all_series.append(run_series(name, args, Path(tmp), peer))
     report(all_series, args, started)
 
 

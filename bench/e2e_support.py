@@ -1,6 +1,7 @@
-"""Helpers of ``bench/e2e.py``: a step's figures and verdict, two publishers that record when
-each message left, the poller that sees when messages reached Kafka and InfluxDB, CPU time per
-process, percentiles, py-spy profiles. (Past ~400 lines: the bench owns two files only.)
+"""Helpers of ``bench/e2e.py`` and its peer (``bench/e2e_peer.py``): a step's figures and
+verdict, two publishers that record when each message left, the poller that sees when messages
+reached Kafka and InfluxDB, the drain, CPU time and RSS per process, percentiles. (Past ~400
+lines: one module of helpers for one benchmark; keep it under 500. py-spy: e2e_profile.py.)
 
 Both publishers are stateful across steps: device seqs continue from one step to the next, so
 the streams worker never drops a later step's messages as duplicates of an earlier one.
@@ -12,22 +13,19 @@ import collections
 import json
 import os
 import platform as host
-import re
-import shutil
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cityiot.reconcile import CHANNEL_MEASUREMENTS
-from dashboards.influx import InfluxTarget
+from cityiot.reconcile import CHANNEL_MEASUREMENTS, STATUS_MEASUREMENT, count_points
+from core.influx import InfluxTarget
 from schemas.encode import format_ts
 from simulator.engine import Simulation
 from simulator.fleet import Fleet
@@ -48,13 +46,17 @@ TEMPLATE_SAMPLE = 20_000
 # Counted as "queryable": events whose raw point InfluxDB accepted (streams/app.py counts an
 # event only after Sink.write returned; duplicates and rejects are not stored).
 STORED_RESULTS = ('result="accepted"', 'result="late"')
-STATUS_MEASUREMENT = "device_status"
 # Saturation, which ends a series: storage grows at under 90 % of the offered rate, or p99 passes
 # STOP_P99_S (a backlog building up). The target is stricter: p99 within TARGET_P99_S, nothing
 # lost. They differ because the worker's latency floor (its fetch cadence, ~1.5 s) alone can
 # exceed the target at any rate; the series then still climbs to find the throughput ceiling.
 MIN_KEEP_UP, STOP_P99_S, TARGET_P99_S = 0.90, 10.0, 2.0
-PROCESSES = ("publisher", "mosquitto", "collector", "tansu", "stream", "influxd")
+PROCESSES = ("publisher", "mosquitto", "collector", "kafka", "stream", "influxd")
+# cityiot's pipeline proper, beside the servers it shares with its peer (Mosquitto, InfluxDB).
+PIPELINE = ("collector", "kafka", "stream")
+# After publishing, wait for the pipeline to store everything; give up after this long without
+# progress (what never arrives is reported as lost), or this long in all.
+DRAIN_QUIET_S, DRAIN_MAX_S = 15.0, 300.0
 MOSQUITTO_PUB = ("mosquitto_pub", "-h", "127.0.0.1", "-q", "1", "-l")
 
 
@@ -94,6 +96,7 @@ class Step:
     profiled: bool = False
     batches: int = 0  # the worker's batches (fetch → InfluxDB → changelog → ack) in the step
     batch_ms: float = 0.0
+    rss_mb: float = 0.0  # peak RSS of the pipeline's processes (cityiot: collector+kafka+stream)
 
     @property
     def saturated(self) -> bool:
@@ -159,6 +162,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident set of a live process since it started, MB (VmHWM; 0 once it is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def reaped_children_cpu() -> float:
     """cutime + cstime of this process: CPU of every child it has waited for."""
     fields = _stat("self")
@@ -205,17 +220,21 @@ def stream_batches(port: int) -> tuple[float, float]:
     return _sum(text, family + "_count"), _sum(text, family + "_sum")
 
 
+Count = Callable[[], int | None]
+
+
 class Visibility(threading.Thread):
-    """Polls the collector's and the worker's counters every ``interval`` s: ``kafka`` and
-    ``stored`` hold (time, count) samples of events in Kafka and in InfluxDB.
+    """Polls two counters every ``interval`` s (cityiot: the worker's and the collector's):
+    ``stored`` and ``kafka`` hold (time, count) samples of events in InfluxDB and in Kafka.
+    A counter answers None while its process is not up; a missing ``in_kafka`` is not polled.
 
     The time is taken after the answer arrived: a message is seen at most one interval (plus one
     scrape) after it got there, never before.
     """
 
-    def __init__(self, stream_port: int, collector_port: int, interval: float) -> None:
+    def __init__(self, stored: Count, in_kafka: Count | None, interval: float) -> None:
         super().__init__(name="visibility", daemon=True)
-        self.ports = stream_port, collector_port
+        self.counts = stored, in_kafka
         self.interval = interval
         self.stored: list[tuple[float, int]] = []
         self.kafka: list[tuple[float, int]] = []
@@ -228,10 +247,10 @@ class Visibility(threading.Thread):
     def run(self) -> None:
         next_at = time.monotonic()
         while not self._done.is_set():
-            in_kafka = kafka_events(self.ports[1])
+            in_kafka = self.counts[1]() if self.counts[1] is not None else None
             if in_kafka is not None:
                 self.kafka.append((time.monotonic(), in_kafka))
-            stored = stored_events(self.ports[0])
+            stored = self.counts[0]()
             if stored is not None:
                 self.stored.append((time.monotonic(), stored))
             next_at += self.interval
@@ -240,6 +259,20 @@ class Visibility(threading.Thread):
     def stop(self) -> None:
         self._done.set()
         self.join()
+
+
+def drain(poller: Visibility, target: int, check: Callable[[], None]) -> None:
+    """Until ``poller`` saw ``target`` stored, or progress stopped (the rest is lost); ``check``
+    raises if a process of the pipeline died."""
+    started = last_change = time.monotonic()
+    seen = -1
+    while poller.last < target and time.monotonic() - started < DRAIN_MAX_S:
+        check()
+        if poller.last != seen:
+            seen, last_change = poller.last, time.monotonic()
+        elif time.monotonic() - last_change > DRAIN_QUIET_S:
+            break
+        time.sleep(0.1)
 
 
 def latencies(
@@ -274,6 +307,19 @@ def latency_slope(times: list[float], lat: list[float]) -> float:
     return cov / var if var > 0 else 0.0
 
 
+def delivery(
+    times: list[float], samples: list[tuple[float, int]], base: int, rate: float
+) -> tuple[list[float], float, float]:
+    """The sorted latencies of the messages seen stored, the rate they were sent at, and the
+    end-to-end rate: sent rate / (1 + latency slope), times the share seen (bench/e2e.py)."""
+    n = len(times)
+    lat = latencies(times, samples, base)[0]
+    slope = latency_slope(times, lat)
+    lat.sort()
+    sent_rate = (n - 1) / (times[-1] - times[0]) if n > 1 else rate
+    return lat, sent_rate, sent_rate / (1 + max(0.0, slope)) * len(lat) / max(1, n)
+
+
 def percentile(ordered: list[float], q: float) -> float:
     """Nearest-rank percentile of a sorted list (nan if empty)."""
     if not ordered:
@@ -282,16 +328,9 @@ def percentile(ordered: list[float], q: float) -> float:
 
 
 def stored_points(target: InfluxTarget) -> int:
-    """Raw points in InfluxDB, one per stored event (count(*) counts each field; the field on
-    every point gives the point count, as in cityiot.reconcile)."""
-    total = 0
-    for measurement in [*CHANNEL_MEASUREMENTS.values(), STATUS_MEASUREMENT]:
-        best = 0
-        for series in target.query(f'SELECT count(*) FROM "{measurement}"'):  # noqa: S608
-            for row in series["values"]:
-                best = max([best, *(int(v) for v in row[1:] if v is not None)])
-        total += best
-    return total
+    """Raw points in InfluxDB, one per stored event (counted as cityiot.reconcile counts them)."""
+    measurements = [*CHANNEL_MEASUREMENTS.values(), STATUS_MEASUREMENT]
+    return sum(count_points(target, measurement) for measurement in measurements)
 
 
 # -- publishers --------------------------------------------------------------------------------
@@ -426,56 +465,3 @@ class LinePublisher:
             raise SystemExit(f"mosquitto_pub exit codes {codes}; see {self.log}")
         cpu = time.thread_time() - cpu0 + reaped_children_cpu() - children0
         return Sent(times, 0, cpu)
-
-
-# -- py-spy ------------------------------------------------------------------------------------
-def py_spy() -> str | None:
-    """py-spy beside this interpreter (the venv), else on PATH."""
-    beside = Path(sys.executable).with_name("py-spy")
-    return str(beside) if beside.exists() else shutil.which("py-spy")
-
-
-def start_profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
-    """py-spy sampling ``pid`` (100 Hz, without pausing it) for ``seconds``; raw stacks to out."""
-    cmd = [
-        py_spy() or "py-spy",
-        "record",
-        "--pid",
-        str(pid),
-        "--duration",
-        str(max(1, round(seconds))),
-    ]
-    cmd += ["--format", "raw", "--output", str(out), "--nonblocking", "--rate", "100"]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-
-
-_FRAME = re.compile(r"^(?P<fn>.*) \((?P<path>.*?)(?::\d+)?\)$")
-
-
-def _frame(raw: str) -> str:
-    match = _FRAME.match(raw.strip())
-    if match is None:
-        return raw.strip()
-    path = match["path"]
-    for marker in ("site-packages/", "/work/main/", "/lib/python3"):
-        if marker in path:
-            path = path.split(marker, 1)[1]
-    return f"{match['fn']} ({path})"
-
-
-def top_functions(out: Path, n: int) -> tuple[int, list[tuple[str, int, int]]]:
-    """(samples, [(function, self samples, inclusive samples)]) from py-spy's raw output."""
-    own: collections.Counter[str] = collections.Counter()
-    inclusive: collections.Counter[str] = collections.Counter()
-    total = 0
-    for line in out.read_text().splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        frames = [_frame(f) for f in stack.split(";")]
-        total += count
-        own[frames[-1]] += count
-        for frame in set(frames):
-            inclusive[frame] += count
-    return total, [(fn, c, inclusive[fn]) for fn, c in own.most_common(n)]

@@ -24,7 +24,7 @@ from pathlib import Path
 # Run as a script, this file's folder comes first on sys.path and "streams" would be this file.
 sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
-from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient  # noqa: E402
 from confluent_kafka.cimpl import NewTopic  # noqa: E402
 
@@ -43,7 +43,16 @@ def _committed(bootstrap: str) -> int:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP})
     try:
         tps = [TopicPartition(TOPIC, p) for p in range(PARTITIONS)]
-        return sum(max(tp.offset, 0) for tp in consumer.committed(tps, timeout=20))
+        for _ in range(50):
+            try:
+                return sum(max(tp.offset, 0) for tp in consumer.committed(tps, timeout=20))
+            except KafkaException as exc:
+                # Apache Kafka answers NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS while the
+                # group coordinator moves or loads: ask again.
+                if not exc.args[0].retriable():
+                    raise
+                time.sleep(0.2)
+        raise RuntimeError("committed offsets: the group coordinator never answered")
     finally:
         consumer.close()
 

@@ -20,22 +20,35 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from pydantic import BaseModel, ConfigDict
 
-from dashboards.influx import InfluxTarget
+from core.influx import InfluxTarget, quote_identifier
+from schemas import MESSAGE_TYPES, Channel
 from simulator.truth import OUTSIDE, Truth
 
-__all__ = ["Check", "Reconciliation", "Stored", "compare", "count_deadletters", "read_stored"]
+__all__ = [
+    "CHANNEL_MEASUREMENTS",
+    "STATUS_MEASUREMENT",
+    "Check",
+    "Reconciliation",
+    "Stored",
+    "compare",
+    "count_deadletters",
+    "count_points",
+    "read_stored",
+]
 
-# streams tags a message whose district is unknown (a fix offshore) with this value.
+# streams tags a message whose district is unknown (a fix offshore) with this value
+# (streams.points.UNKNOWN; not imported: importing streams starts Faust's import).
 UNKNOWN_DISTRICT = "unknown"
-# Raw measurement of each truth channel (facility/channel → measurement).
-CHANNEL_MEASUREMENTS = {
-    "vending/event": "vending_sale",
-    "vending/telemetry": "vending_telemetry",
-    "recycling/event": "recycling_dropoff",
-    "recycling/telemetry": "recycling_telemetry",
-    "mobility/position": "mobility_position",
-    "mobility/telemetry": "mobility_telemetry",
+# streams names a message's raw measurement after its body's kind (streams.points.raw_line), so
+# the schemas' catalogue gives the measurement of each truth channel (facility/channel). Status
+# is counted over every facility at once: one measurement, many channels.
+CHANNEL_MEASUREMENTS: dict[str, str] = {
+    f"{facility}/{mt.channel}": mt.kind
+    for mt in MESSAGE_TYPES
+    if mt.channel is not Channel.STATUS
+    for facility in mt.facilities
 }
+(STATUS_MEASUREMENT,) = {mt.kind for mt in MESSAGE_TYPES if mt.channel is Channel.STATUS}
 # Dead letters are read until none arrived for this long (the topic has no end marker).
 DEADLETTER_QUIET_S = 2.0
 
@@ -111,9 +124,11 @@ def compare(truth: Truth, stored: Stored, deadletters: Counter[str]) -> Reconcil
         checks.append(Check(name=f"points {measurement}", expected=expected, actual=actual))
         lost += max(0, expected - actual)
         stored_total += actual
-    expected_status = sum(v for k, v in truth.valid_by_channel.items() if k.endswith("/status"))
+    expected_status = sum(
+        v for k, v in truth.valid_by_channel.items() if k.endswith(f"/{Channel.STATUS}")
+    )
     checks.append(
-        Check(name="points device_status", expected=expected_status, actual=stored.statuses)
+        Check(name=f"points {STATUS_MEASUREMENT}", expected=expected_status, actual=stored.statuses)
     )
     lost += max(0, expected_status - stored.statuses)
     stored_total += stored.statuses
@@ -173,18 +188,19 @@ def _rows(target: InfluxTarget, query: str) -> Iterable[tuple[dict[str, str], di
             yield tags, dict(zip(columns, values, strict=True))
 
 
-def _count(target: InfluxTarget, measurement: str) -> int:
-    # count(*) counts each field; the field present on every point gives the point count.
+def count_points(target: InfluxTarget, measurement: str) -> int:
+    """Points of ``measurement``: count(*) counts each field, and the field present on every
+    point gives the point count."""
     best = 0
-    # Measurement names come from CHANNEL_MEASUREMENTS, never from input.
-    for _, row in _rows(target, f'SELECT count(*) FROM "{measurement}"'):  # noqa: S608
+    query = f"SELECT count(*) FROM {quote_identifier(measurement)}"  # noqa: S608 (quoted)
+    for _, row in _rows(target, query):
         best = max([best, *(int(v) for k, v in row.items() if k != "time" and v is not None)])
     return best
 
 
 def read_stored(target: InfluxTarget) -> Stored:
     """Read every figure :func:`compare` needs from InfluxDB (v1 ``/query``, InfluxQL)."""
-    points = {m: _count(target, m) for m in CHANNEL_MEASUREMENTS.values()}
+    points = {m: count_points(target, m) for m in CHANNEL_MEASUREMENTS.values()}
     sales: dict[Key, tuple[int, int, int]] = {}
     query = 'SELECT amount_fen, quantity, category, payment, outcome FROM "vending_sale"'
     for tags, row in _rows(target, query + ' GROUP BY "district"'):
@@ -220,7 +236,7 @@ def read_stored(target: InfluxTarget) -> Stored:
         duplicates = int(row["d"] or 0)
     return Stored(
         points=points,
-        statuses=_count(target, "device_status"),
+        statuses=count_points(target, STATUS_MEASUREMENT),
         sales=sales,
         sales_1m=sales_1m,
         dropoffs=dropoffs,

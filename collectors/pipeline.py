@@ -2,7 +2,7 @@
 
 Size check → topic → per-device rate limit → ``schemas.decode`` → registry and district
 enrichment → a record for ``city.events.v1`` keyed by device_id. Every rejection becomes a
-:class:`~collectors.deadletter.DeadLetter` for ``city.deadletter.v1`` carrying the raw payload.
+:class:`~schemas.DeadLetter` for ``city.deadletter.v1`` carrying the raw payload.
 No I/O, no clock: the caller passes the receive time; the registry and district index are loaded
 by the service and handed in.
 """
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, NamedTuple
 
-from collectors.deadletter import DeadLetter
 from collectors.ratelimit import TokenBuckets
 from core.settings.collector import UnknownDevicePolicy
 from schemas import (
+    DeadLetter,
     DeviceRecord,
     DistrictIndex,
     Enrichment,

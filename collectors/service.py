@@ -1,11 +1,14 @@
 """The collector service: MQTT source → pure pipeline → Kafka sink, acking after Kafka.
 
-Two threads. paho's network thread receives, runs the pipeline and queues the record in
-librdkafka; the pump thread (the caller of :meth:`Collector.run`) serves Kafka delivery reports and
-sends the PUBACKs. Messages wait in one FIFO in arrival order and are acked strictly in that
-order (MQTT requires PUBACKs in the order the PUBLISHes arrived), each only once Kafka
-acknowledged the record it became. At most ``max_in_flight`` wait: MQTT 5 Receive Maximum makes
-the broker hold the rest, and with MQTT 3.1.1 the network thread blocks instead.
+With MQTT 5 (the default) one thread does everything: the loop in :meth:`Collector.run` reads
+what the broker sent (:class:`~collectors.mqtt5_session.Mqtt5Session`, many messages per read),
+runs the pipeline, queues the records in librdkafka, serves Kafka's delivery reports and writes
+the PUBACKs that became due in one go. With MQTT 3.1.1 (:class:`~collectors.mqtt_source.MqttSource`,
+paho) there are two: paho's network thread receives, runs the pipeline and produces; the loop
+serves delivery reports and sends the PUBACKs. Either way messages wait in one FIFO in arrival
+order and are acked strictly in that order (MQTT requires PUBACKs in the order the PUBLISHes
+arrived), each only once Kafka acknowledged the record it became. At most ``max_in_flight`` wait:
+MQTT 5 Receive Maximum makes the broker hold the rest; with MQTT 3.1.1 the network thread blocks.
 """
 
 from __future__ import annotations
@@ -15,28 +18,32 @@ import signal
 import threading
 import time
 from collections import deque
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
-from types import FrameType
 
 from confluent_kafka import KafkaError, Message
 
 from collectors.kafka_sink import KafkaSink
 from collectors.metrics import CollectorStats, MetricsServer, summary_line
+from collectors.mqtt5_session import Mqtt5Session
 from collectors.mqtt_source import MqttSource
 from collectors.pipeline import Inbound, Pipeline, Routed
 from collectors.ratelimit import TokenBuckets
 from core.errors import CityiotError
 from core.settings import Settings
+from core.signals import stop_on_signals
 from schemas import DistrictIndex, Registry, load_registry
 
 __all__ = ["Collector", "CollectorError", "build_pipeline", "run_collector"]
 
 log = logging.getLogger(__name__)
 
-# How long the pump waits for delivery reports when idle: bounds ack latency when traffic is
-# light and the reaction time to a stop request.
+# How long the loop waits for delivery reports while records are in flight: bounds the ack
+# latency (Kafka's own batching, linger_ms, adds to it).
 PUMP_POLL_S = 0.02
+# How long it waits for MQTT when nothing is in flight: the reaction time to a stop request.
+IDLE_POLL_S = 0.25
 # A record Kafka refused (only non-retriable errors reach us: retries are infinite) is produced
 # again after this pause, so a broken topic does not spin the CPU.
 RETRY_DELAY_S = 1.0
@@ -113,16 +120,20 @@ class Collector:
             linger_ms=c.linger_ms,
             idempotent=c.idempotent_producer,
         )
-        self.source = MqttSource(
-            mqtt_settings=settings.mqtt, collector=c, handler=self._on_message, stats=self.stats
-        )
+        self.source: Mqtt5Session | MqttSource
+        if settings.mqtt.protocol == "5":
+            self.source = Mqtt5Session(mqtt_settings=settings.mqtt, collector=c, stats=self.stats)
+        else:
+            self.source = MqttSource(
+                mqtt_settings=settings.mqtt, collector=c, handler=self._on_message, stats=self.stats
+            )
         self.metrics: MetricsServer | None = None
 
     # -- network thread ----------------------------------------------------------------------
     def _on_message(self, inbound: Inbound, mid: int, qos: int, generation: int) -> None:
         if self._stopping:
             return  # not acked: the broker redelivers it to this session's next connection
-        if len(self._queue) >= self._max_in_flight:
+        if len(self._queue) >= self._max_in_flight and isinstance(self.source, MqttSource):
             self._wait_for_room()
         try:
             routed = self.pipeline.route(inbound)
@@ -141,8 +152,9 @@ class Collector:
         self._produce(entry)
 
     def _wait_for_room(self) -> None:
-        # Only reached without Receive Maximum (MQTT 3.1.1, or a broker ignoring it): block the
-        # network thread so nothing more is read; the broker queues the rest.
+        # Only reached with MQTT 3.1.1 (no Receive Maximum): block paho's network thread so
+        # nothing more is read; the broker queues the rest. The MQTT 5 loop never gets here: it
+        # stops reading instead (_turn).
         with self._room:
             while len(self._queue) >= self._max_in_flight and not self._stopping:
                 self._room.wait(0.5)
@@ -205,7 +217,8 @@ class Collector:
         c = s.collector
         if c.metrics_port:
             self.metrics = MetricsServer(self.stats, host=c.metrics_host, port=c.metrics_port)
-        self.source.start()
+        if isinstance(self.source, MqttSource):
+            self.source.start()  # paho's network thread; the MQTT 5 session is driven below
         log.info(
             "collector started client_id=%s subscription=%r events=%s deadletter=%s",
             c.client_id,
@@ -217,8 +230,7 @@ class Collector:
         last_received, noticed = 0, False
         try:
             while not stop.is_set() and not self._stopping:
-                self.sink.poll(PUMP_POLL_S)
-                self._ack_delivered()
+                self._turn()
                 if self._retry:
                     self._retry_failed()
                 if self.sink.fatal_error is not None:
@@ -236,6 +248,24 @@ class Collector:
         if self._failure is not None:
             raise CollectorError(f"pipeline failed: {self._failure!r}") from self._failure
 
+    def _turn(self) -> None:
+        """One turn of the loop: take messages (MQTT 5), serve deliveries, send due acks."""
+        source = self.source
+        if isinstance(source, Mqtt5Session):
+            if len(self._queue) < self._max_in_flight:
+                timeout = PUMP_POLL_S if self._queue else IDLE_POLL_S
+                for inbound, mid, qos, generation in source.receive(timeout):
+                    self._on_message(inbound, mid, qos, generation)
+                self.sink.poll(0)
+            else:
+                # Only with a broker ignoring Receive Maximum: take nothing until acks free room.
+                self.sink.poll(PUMP_POLL_S)
+            self._ack_delivered()
+            source.flush()
+        else:
+            self.sink.poll(PUMP_POLL_S)
+            self._ack_delivered()
+
     def _shutdown(self) -> None:
         self._stopping = True
         with self._room:
@@ -244,6 +274,8 @@ class Collector:
         while self._queue and time.monotonic() < deadline and self.sink.fatal_error is None:
             self.sink.poll(0.05)
             self._ack_delivered()
+            if isinstance(self.source, Mqtt5Session):
+                self.source.flush()
             if self._retry:
                 self._retry_failed()
         left = len(self._queue)
@@ -257,15 +289,15 @@ class Collector:
         )
 
 
+def _log_signal(sig: signal.Signals) -> None:
+    log.info("signal received signal=%s; stopping", sig.name)
+
+
 def run_collector(settings: Settings, *, stop: threading.Event | None = None) -> None:
     """Run one collector until SIGTERM/SIGINT (or ``stop``), then stop cleanly."""
     stop = stop if stop is not None else threading.Event()
-
-    def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal received signal=%s; stopping", signal.Signals(signum).name)
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_signal)
-        signal.signal(signal.SIGINT, _on_signal)
-    Collector(settings).run(stop)
+    # Handlers can only be set in the main thread; a collector in another thread (the tests')
+    # stops when its caller sets ``stop``.
+    in_main = threading.current_thread() is threading.main_thread()
+    with stop_on_signals(stop, on_signal=_log_signal) if in_main else nullcontext(stop):
+        Collector(settings).run(stop)

@@ -1,66 +1,25 @@
-"""Run a panel's queries against InfluxDB's v1 ``/query`` and shape the answer like Grafana.
+"""Run a panel's queries against InfluxDB and shape the answer like Grafana.
 
-Used by ``cityiot dashboards snapshot`` and by the tests that prove no panel is blank. A panel's
-result is a list of :class:`Series` (name, timestamps, values), the way Grafana names them:
-``alias`` with ``$tag_<key>`` and ``$col``, else ``<measurement>.<column> {tags}``; table
-queries keep their rows. Math expressions (``$A / $B * 100``) are evaluated point by point.
+Used by ``cityiot dashboards snapshot`` and by the tests that prove no panel is blank. The
+queries go through :class:`core.influx.InfluxTarget`; this module only does what Grafana does
+with the answer. A panel's result is a list of :class:`Series` (name, timestamps, values), the
+way Grafana names them: ``alias`` with ``$tag_<key>`` and ``$col``, else
+``<measurement>.<column> {tags}``; table queries keep their rows. Math expressions
+(``$A / $B * 100``) are evaluated point by point.
 """
 
 from __future__ import annotations
 
 import ast
-import base64
-import json
 import operator
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.errors import CityiotError
+from core.influx import InfluxTarget
 from dashboards.queries import PanelQuery, TimeRange, panel_queries
 
-__all__ = ["InfluxError", "InfluxTarget", "PanelData", "Series", "Table", "run_panel"]
-
-TIMEOUT_S = 30.0
-
-
-class InfluxError(CityiotError):
-    """InfluxDB refused a query; the message carries the query and InfluxDB's error."""
-
-
-@dataclass(frozen=True)
-class InfluxTarget:
-    """Where to query: base URL, database, and the auth the deployment uses (1.x, 2.x or 3.x)."""
-
-    url: str
-    database: str
-    username: str | None = None
-    password: str | None = None
-    token: str | None = None
-
-    def headers(self) -> dict[str, str]:
-        if self.token:
-            return {"Authorization": f"Token {self.token}"}
-        if self.username:
-            raw = f"{self.username}:{self.password or ''}".encode()
-            return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
-        return {}
-
-    def query(self, text: str) -> list[dict[str, Any]]:
-        """One statement through ``GET /query?epoch=ms``; returns its ``series`` list."""
-        params = urllib.parse.urlencode({"db": self.database, "q": text, "epoch": "ms"})
-        request = urllib.request.Request(  # noqa: S310 (URL from settings, http or https)
-            f"{self.url}/query?{params}", headers=self.headers()
-        )
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
-            body = json.loads(response.read())
-        result = body["results"][0]
-        if "error" in result:
-            raise InfluxError(f"{text!r}: {result['error']}")
-        series: list[dict[str, Any]] = result.get("series", [])
-        return series
+__all__ = ["PanelData", "Series", "Table", "run_panel"]
 
 
 @dataclass

@@ -1,9 +1,10 @@
-"""Panel helpers shared by every dashboard: bilingual titles, units, thresholds, district names.
+"""The panel kinds every dashboard uses, with the cityiot conventions already applied.
 
-Each helper returns an SDK builder with the cityiot conventions already applied, so a dashboard
-module reads as a list of "what this panel shows" (title, query, unit) and nothing else.
+Each helper returns an SDK builder (bilingual title, the datasource variable, unit, size), so a
+dashboard module reads as a list of "what this panel shows" (title, query, unit) and nothing else.
 Units are Grafana's unit ids: ``currencyCNY`` (¥, values already converted from fen),
-``masskg``, ``percent``, ``velocitykmh``, ``short``, ``none``.
+``masskg``, ``percent``, ``velocitykmh``, ``short``, ``none``. Thresholds, names, colours and
+mappings come from :mod:`dashboards.fields`, the bilingual words from :mod:`dashboards.labels`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import Sequence
 from grafana_foundation_sdk.builders import (
     barchart,
     dashboard,
-    expr,
     geomap,
     piechart,
     stat,
@@ -22,132 +22,36 @@ from grafana_foundation_sdk.builders import (
 )
 from grafana_foundation_sdk.builders import common as common_b
 from grafana_foundation_sdk.cog import builder as cogbuilder
-from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import geomap as geomap_m
 from grafana_foundation_sdk.models import piechart as piechart_m
 
+from dashboards.fields import (
+    Query,
+    display_names,
+    fixed_colors,
+    group_latest,
+    steps,
+    value_names,
+)
 from dashboards.influxql import DATASOURCE
-from schemas.ningbo import NINGBO_DISTRICT_LIST
+from dashboards.labels import title
 
 __all__ = [
-    "CATEGORY_COLORS",
-    "CATEGORY_NAMES",
-    "DISTRICT_NAMES",
-    "FACILITY_NAMES",
-    "PAYMENT_NAMES",
-    "Query",
     "bars",
     "geomap_panel",
-    "group_latest",
-    "math",
     "pie",
     "stat_panel",
-    "steps",
     "table_panel",
     "timeseries_panel",
-    "title",
-    "value_names",
 ]
 
-Query = cogbuilder.Builder[cogvariants.Dataquery]
-
-# Bilingual labels for tag values, applied as display names (series) and value mappings (cells).
-PAYMENT_NAMES = {
-    "wechat": "微信 WeChat Pay",
-    "alipay": "支付宝 Alipay",
-    "unionpay": "云闪付 UnionPay",
-    "ecny": "数字人民币 e-CNY",
-    "transit_card": "交通卡 Transit card",
-    "cash": "现金 Cash",
-}
-FACILITY_NAMES = {
-    "vending": "售货机 Vending",
-    "recycling": "回收站 Recycling",
-    "mobility": "移动资产 Mobility",
-}
-CATEGORY_NAMES = {
-    "recyclable": "可回收物 Recyclable",
-    "kitchen": "厨余垃圾 Kitchen",
-    "hazardous": "有害垃圾 Hazardous",
-    "other": "其他垃圾 Other",
-}
-DISTRICT_NAMES = {d.adcode: f"{d.name_zh} {d.name_en.split()[0]}" for d in NINGBO_DISTRICT_LIST}
-# Ningbo's four statutory bin colours (blue, green, red, black): operators read them at a glance.
 # Roll-ups are per minute: a finer $__interval would draw empty buckets between windows.
 MIN_INTERVAL = "1m"
 # 三江口, the old city centre: the map opens on the urban districts.
 NINGBO_LAT = 29.87
 NINGBO_LON = 121.55
-CATEGORY_COLORS = {
-    "recyclable": "blue",
-    "kitchen": "green",
-    "hazardous": "red",
-    "other": "#555555",
-}
-
-
-def title(zh: str, en: str) -> str:
-    """``"中文 / English"``: the ops teams read Chinese, the vendors' engineers often English."""
-    return f"{zh} / {en}"
-
-
-def steps(*points: tuple[float | None, str]) -> dashboard.ThresholdsConfig:
-    """Absolute thresholds; the first point's value must be None (Grafana's base step)."""
-    return (
-        dashboard.ThresholdsConfig()
-        .mode(dm.ThresholdsMode.ABSOLUTE)
-        .steps([dm.Threshold(value=value, color=color) for value, color in points])
-    )
-
-
-def math(ref_id: str, expression: str) -> expr.TypeMath:
-    """A Grafana server-side math expression (``$A / $B * 100``) over the panel's queries.
-
-    Used for shares: a ratio of two sums needs a subquery in InfluxQL, which InfluxDB 3 does not
-    support, so the division happens in Grafana instead.
-    """
-    return (
-        expr.TypeMath()
-        .ref_id(ref_id)
-        .expression(expression)
-        .datasource(dm.DataSourceRef(type_val="__expr__", uid="__expr__"))
-    )
-
-
-Override = cogbuilder.Builder[dm.DashboardFieldConfigSourceOverrides]
-
-
-def _names(mapping: dict[str, str]) -> list[Override]:
-    return [
-        dashboard.DashboardFieldConfigSourceOverrides()
-        .matcher(dm.MatcherConfig(id_val="byName", options=key))
-        .properties([dm.DynamicConfigValue(id_val="displayName", value=label)])
-        for key, label in mapping.items()
-    ]
-
-
-def _colors(mapping: dict[str, str]) -> list[Override]:
-    return [
-        dashboard.DashboardFieldConfigSourceOverrides()
-        .matcher(dm.MatcherConfig(id_val="byName", options=key))
-        .properties(
-            [dm.DynamicConfigValue(id_val="color", value={"mode": "fixed", "fixedColor": color})]
-        )
-        for key, color in mapping.items()
-    ]
-
-
-def value_names(mapping: dict[str, str]) -> list[dm.ValueMapping]:
-    """Value mappings (table cells, bar-chart x labels): adcode → 海曙区 Haishu."""
-    if not mapping:
-        return []
-    options = {
-        key: dm.ValueMappingResult(text=label, index=i)
-        for i, (key, label) in enumerate(mapping.items())
-    }
-    return [dm.ValueMap(options=options)]
 
 
 def _common(
@@ -223,7 +127,7 @@ def timeseries_panel(
             .placement(common.LegendPlacement.BOTTOM)
             .show_legend(True)
         )
-        .overrides(_names(names or {}) + _colors(colors or {}))
+        .overrides(display_names(names or {}) + fixed_colors(colors or {}))
         .interval(interval)
     )
     _common(panel, queries=queries, description=description, unit=unit, w=w, h=h)
@@ -262,7 +166,7 @@ def pie(
             .show_legend(True)
             .values([piechart_m.PieChartLegendValues.PERCENT])
         )
-        .overrides(_names(names))
+        .overrides(display_names(names))
     )
     _common(panel, queries=queries, description=description, unit=unit, w=w, h=h)
     return panel
@@ -317,14 +221,6 @@ def bars(
         panel.thresholds(thresholds)
     _common(panel, queries=queries, description=description, unit=unit, w=w, h=h)
     return panel
-
-
-def group_latest(by: str, fields: Sequence[str]) -> dm.DataTransformerConfig:
-    """Grafana ``groupBy``: one row per ``by`` value, each of ``fields`` at its last value."""
-    spec: dict[str, object] = {by: {"operation": "groupby"}}
-    for name in fields:
-        spec[name] = {"operation": "aggregate", "aggregations": ["lastNotNull"]}
-    return dm.DataTransformerConfig(id_val="groupBy", options={"fields": spec})
 
 
 def table_panel(

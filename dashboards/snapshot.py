@@ -24,9 +24,10 @@ import matplotlib.pyplot as plt
 from matplotlib import font_manager
 from matplotlib.axes import Axes
 
+from core.influx import InfluxTarget
 from dashboards.build import build_all
-from dashboards.influx import InfluxTarget, PanelData, Table, run_panel
-from dashboards.panels import DISTRICT_NAMES
+from dashboards.influx import PanelData, Table, run_panel
+from dashboards.labels import DISTRICT_NAMES
 from dashboards.queries import TimeRange, iter_panels
 from dashboards.variables import ALL
 

@@ -14,7 +14,7 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import dashboard as dm
 
 from dashboards.influxql import DATASOURCE, DATASOURCE_TYPE, DATASOURCE_VARIABLE
-from dashboards.panels import DISTRICT_NAMES, FACILITY_NAMES
+from dashboards.labels import DISTRICT_NAMES, FACILITY_NAMES
 
 __all__ = ["ALL", "Variable", "datasource", "district", "facility", "matches", "vendor"]
 

@@ -3,18 +3,28 @@
 Pure pydantic; the only I/O is reading the registry and boundary files when asked. Start with
 :func:`decode` (raw MQTT message → :class:`Envelope` or :class:`Rejected`), then the models per
 facility (``schemas.vending``, ``recycling``, ``mobility``, ``status``) and the table that maps
-(facility, channel) to them (``schemas.catalog``).
+(facility, channel) to them (``schemas.catalog``). The platform's own messages:
+:class:`DeadLetter` (``city.deadletter.v1``), ``schemas.alert.Alert`` (``city.alerts.v1``) and
+the fields of the ``platform_stats`` point (:class:`PlatformStats`).
 """
 
 from __future__ import annotations
 
 from schemas.catalog import MESSAGE_TYPES, AnyBody, MessageType, message_type
 from schemas.common import SCHEMA_VERSION, Body, WireHeader
+from schemas.deadletter import DeadLetter, DeadLetterSource
 from schemas.decode import MAX_FUTURE_SKEW, MAX_PAST_AGE, MAX_PAYLOAD_BYTES, decode
 from schemas.districts import District, DistrictIndex, gcj02_to_wgs84, wgs84_to_gcj02
 from schemas.encode import encode
 from schemas.envelope import Enrichment, Envelope
-from schemas.errors import DistrictDataError, RegistryError, Rejected, RejectReason, SchemaError
+from schemas.errors import (
+    DistrictDataError,
+    RegistryError,
+    Rejected,
+    RejectReason,
+    SchemaError,
+    StreamRejectReason,
+)
 from schemas.mobility import (
     MobilityPosition,
     MobilityPositionMessage,
@@ -23,6 +33,7 @@ from schemas.mobility import (
 )
 from schemas.ningbo import NINGBO_DISTRICT_LIST, NINGBO_DISTRICTS
 from schemas.nmea import NmeaFix, parse_nmea
+from schemas.platform import PlatformStats
 from schemas.recycling import (
     BinLevel,
     RecyclingDropoff,
@@ -54,6 +65,8 @@ __all__ = [
     "BinLevel",
     "Body",
     "Channel",
+    "DeadLetter",
+    "DeadLetterSource",
     "DeviceRecord",
     "DeviceStatus",
     "DeviceStatusMessage",
@@ -69,6 +82,7 @@ __all__ = [
     "MobilityTelemetry",
     "MobilityTelemetryMessage",
     "NmeaFix",
+    "PlatformStats",
     "RecyclingDropoff",
     "RecyclingDropoffMessage",
     "RecyclingTelemetry",
@@ -79,6 +93,7 @@ __all__ = [
     "Rejected",
     "SchemaError",
     "SlotStock",
+    "StreamRejectReason",
     "Topic",
     "VendingSale",
     "VendingSaleMessage",

@@ -11,7 +11,14 @@ from enum import StrEnum
 
 from core.errors import CityiotError
 
-__all__ = ["DistrictDataError", "RegistryError", "RejectReason", "Rejected", "SchemaError"]
+__all__ = [
+    "DistrictDataError",
+    "RegistryError",
+    "RejectReason",
+    "Rejected",
+    "SchemaError",
+    "StreamRejectReason",
+]
 
 
 class SchemaError(CityiotError):
@@ -37,6 +44,18 @@ class RejectReason(StrEnum):
     # every reason code lives in one enum.
     UNKNOWN_DEVICE = "unknown_device"
     RATE_LIMITED = "rate_limited"
+
+
+class StreamRejectReason(StrEnum):
+    """Why the streams worker dead-lettered something. Permanent: it is never retried.
+
+    Kept apart from :class:`RejectReason`: these are the platform's own failures, not a device
+    breaking its contract, so they have no place in the vendor documentation. The two enums share
+    no value, so a dead letter's ``reason`` alone says which writer it came from.
+    """
+
+    INVALID_ENVELOPE = "invalid_envelope"  # a record on the events topic that is not an Envelope
+    INFLUX_REJECTED = "influx_rejected"  # a point InfluxDB refused with a 4xx
 
 
 class Rejected(SchemaError):

@@ -1,22 +1,39 @@
-"""Vendor-facing contract documents built from the models: JSON Schemas and an AsyncAPI 3.0 file.
+"""Contract documents built from the models: JSON Schemas and an AsyncAPI 3.0 file.
 
-Pure builders return dicts; :func:`write_export` writes them. The schemas describe the *wire* form
-(flat payload with ``ts``/``seq``), which is what a vendor must produce.
+Pure builders return dicts; :func:`write_export` writes them. The device schemas and the AsyncAPI
+file describe the *wire* form (flat payload with ``ts``/``seq``), which is what a vendor must
+produce. The platform's own Kafka messages get a JSON Schema each too: the dead letter
+(``city.deadletter.v1``, what a vendor asks operations for when a message was refused) and the
+alert (``city.alerts.v1``, what alert consumers read).
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+from core.types import Severity
+from schemas.alert import ALERT_SCHEMA_VERSION, Alert
 from schemas.catalog import MESSAGE_TYPES, MessageType
 from schemas.common import SCHEMA_VERSION
+from schemas.deadletter import DeadLetter
 from schemas.decode import MAX_PAYLOAD_BYTES
+from schemas.errors import RejectReason, StreamRejectReason
 from schemas.examples import EXAMPLE_DEVICE_IDS, EXAMPLE_VENDORS, EXAMPLES, NMEA_EXAMPLE
 from schemas.topic import CHANNELS_BY_FACILITY, DEVICE_ID_PATTERN, VENDOR_PATTERN, Channel, Facility
 
-__all__ = ["asyncapi_document", "json_schema", "json_schemas", "write_export"]
+__all__ = [
+    "asyncapi_document",
+    "json_schema",
+    "json_schemas",
+    "platform_examples",
+    "platform_json_schemas",
+    "write_export",
+]
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _MQTT_BINDING_VERSION = "0.2.0"
@@ -41,6 +58,78 @@ def json_schema(mt: MessageType) -> dict[str, Any]:
 def json_schemas() -> dict[str, dict[str, Any]]:
     """JSON Schema per message kind (``vending_sale`` ...)."""
     return {mt.kind: json_schema(mt) for mt in MESSAGE_TYPES}
+
+
+_EXAMPLE_AT = datetime(2026, 5, 1, 4, 0, 0, 123456, tzinfo=UTC)
+# name -> (model, title, schema version): the platform's own Kafka messages.
+_PLATFORM_MESSAGES: dict[str, tuple[type[BaseModel], str, int]] = {
+    "deadletter": (DeadLetter, "Dead letter (city.deadletter.v1)", 1),
+    "alert": (Alert, "Alert state change (city.alerts.v1)", ALERT_SCHEMA_VERSION),
+}
+
+
+def platform_examples() -> dict[str, list[dict[str, Any]]]:
+    """Example records of the platform's own messages, built (so validated) by their models."""
+    vending_machine = EXAMPLE_DEVICE_IDS["vending"]
+    collector = DeadLetter.build(
+        reason=RejectReason.BAD_JSON,
+        detail="Invalid JSON: key must be a string at line 1 column 2",
+        field=None,
+        topic=f"city/vending/{EXAMPLE_VENDORS['vending']}/{vending_machine}/telemetry",
+        device_id=vending_machine,
+        payload=b"{not json",
+        payload_limit=262_144,
+        collector_id="cityiot-collector-1",
+        received_at=_EXAMPLE_AT,
+    )
+    streams = DeadLetter(
+        source="streams",
+        reason=StreamRejectReason.INFLUX_REJECTED,
+        detail='partial write: field type conflict: input field "amount_fen" is type string, '
+        "already exists as type integer",
+        app_id="cityiot-streams",
+        line='vending_sale,district=330203 amount_fen="x" 1777608000123456000',
+        status=400,
+        received_at=_EXAMPLE_AT,
+    )
+    alert = Alert(
+        status="firing",
+        fingerprint="0123456789abcdef",
+        rule="vending-fridge-too-warm",
+        rule_type="threshold",
+        severity=Severity.WARNING,
+        device_id=vending_machine,
+        labels={
+            "alertname": "vending-fridge-too-warm",
+            "severity": "warning",
+            "device_id": vending_machine,
+            "district": "330203",
+        },
+        summary_zh="售货机冷藏温度过高：11.0 °C",
+        summary_en="Vending machine too warm: 11.0 °C",
+        starts_at=_EXAMPLE_AT,
+        value=11.0,
+    )
+    return {
+        "deadletter": [collector.model_dump(mode="json"), streams.model_dump(mode="json")],
+        "alert": [alert.model_dump(mode="json")],
+    }
+
+
+def platform_json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schema (draft 2020-12) of the platform's own Kafka messages, with examples:
+    ``deadletter`` and ``alert``."""
+    examples = platform_examples()
+    schemas: dict[str, dict[str, Any]] = {}
+    for name, (model, title, version) in _PLATFORM_MESSAGES.items():
+        schema = model.model_json_schema(mode="validation")
+        schema["title"] = title
+        schema["examples"] = examples[name]
+        schemas[name] = {
+            "$schema": JSON_SCHEMA_DIALECT,
+            "$id": f"urn:cityiot:schema:{name}:v{version}",
+        } | schema
+    return schemas
 
 
 def _component_schemas() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -214,11 +303,12 @@ def asyncapi_document() -> dict[str, Any]:
 
 
 def write_export(directory: Path) -> list[Path]:
-    """Write ``jsonschema/<kind>.json`` and ``asyncapi.json`` under ``directory``; return paths."""
+    """Write ``jsonschema/<kind>.json`` (device messages, then ``deadletter`` and ``alert``) and
+    ``asyncapi.json`` under ``directory``; return paths."""
     out_dir = directory / "jsonschema"
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for kind, schema in json_schemas().items():
+    for kind, schema in (json_schemas() | platform_json_schemas()).items():
         written.append(_write(out_dir / f"{kind}.json", schema))
     written.append(_write(directory / "asyncapi.json", asyncapi_document()))
     return written

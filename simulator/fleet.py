@@ -19,8 +19,12 @@ from schemas.mobility import AssetType
 
 __all__ = [
     "CENTROIDS_WGS84",
+    "CITY_MIX",
+    "DEFAULT_MIX",
+    "MIXES",
     "Device",
     "Fleet",
+    "FleetMix",
     "Locator",
     "TsFormat",
     "build_fleet",
@@ -83,6 +87,38 @@ ASSET_MIX: tuple[tuple[AssetType, float], ...] = (
     ("bus", 0.10),
     ("delivery_vehicle", 0.10),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class FleetMix:
+    """Weights of a fleet's facilities, and of asset types among its mobility devices."""
+
+    facilities: tuple[tuple[Facility, float], ...]
+    assets: tuple[tuple[AssetType, float], ...]
+
+
+# A small fleet showing every facility in quantity (tests, demos, the dashboards).
+DEFAULT_MIX = FleetMix(FACILITY_MIX, ASSET_MIX)
+# Ningbo at city scale (FACTS.md estimate): ~10,000 vending machines, ~5,000 recycling stations
+# and ~100,000 shared bikes and e-bikes; a few thousand buses and a thousand unmanned delivery
+# vehicles among the mobility devices [assumption]. 115,000 devices of this mix send ~1,900 msg/s
+# at the behaviours' own intervals (a morning hour); run at the city's ~3,600 msg/s, a mobility
+# device reports about every 30 s and a vending machine or station every 2-3 minutes.
+CITY_MIX = FleetMix(
+    facilities=(
+        (Facility.VENDING, 10.0),
+        (Facility.RECYCLING, 5.0),
+        (Facility.MOBILITY, 100.0),
+    ),
+    assets=(
+        ("bike", 0.60),
+        ("ebike", 0.35),
+        ("bus", 0.04),
+        ("delivery_vehicle", 0.01),
+    ),
+)
+MIXES: dict[str, FleetMix] = {"default": DEFAULT_MIX, "city": CITY_MIX}
+
 # Realistic operators per facility (slugs = MQTT usernames): 友宝, 澳柯玛, 中吉 vending; 搭把手
 # (Ningbo's municipal brand), 小黄狗, 回收哥 recycling; 哈啰, 美团, 青桔 bikes; 宁波公交 buses;
 # 新石器, 京东物流 unmanned delivery vehicles.
@@ -200,14 +236,22 @@ def place(rng: random.Random, district: str, locator: Locator | None) -> tuple[f
     return c_lat, c_lon
 
 
-def build_fleet(n: int, *, seed: int, locator: Locator | None, will_devices: int = 0) -> Fleet:
+def build_fleet(
+    n: int,
+    *,
+    seed: int,
+    locator: Locator | None,
+    will_devices: int = 0,
+    mix: FleetMix = DEFAULT_MIX,
+) -> Fleet:
     """``n`` devices (plus ``will_devices`` vending machines for the last-will demo) from ``seed``.
 
     Args:
         n: Simulated devices.
-        seed: Same seed, same fleet (given the same district data).
+        seed: Same seed, same fleet (given the same district data and mix).
         locator: District index to check placements; None places within 500 m of the centroid.
         will_devices: Extra devices that connect on their own and drop with a real MQTT last will.
+        mix: Shares of facilities and asset types (``CITY_MIX``: Ningbo's proportions).
     """
     if n < 0 or will_devices < 0:
         raise ValueError("device counts must be >= 0")
@@ -216,11 +260,11 @@ def build_fleet(n: int, *, seed: int, locator: Locator | None, will_devices: int
     counters: dict[str, int] = {}
     devices: list[Device] = []
     for _ in range(n):
-        facility = _pick(rng, FACILITY_MIX)
+        facility = _pick(rng, mix.facilities)
         district = _pick(rng, districts)
         asset: AssetType | None = None
         if facility is Facility.MOBILITY:
-            picked: AssetType = _pick(rng, ASSET_MIX)
+            picked: AssetType = _pick(rng, mix.assets)
             asset = picked
             vendor = rng.choice(ASSET_VENDORS[picked])
             prefix = ID_PREFIX[picked]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from schemas import DistrictIndex
 from simulator.engine import Simulation, last_will_pair, wall_clock
-from simulator.fleet import Fleet, Locator, build_fleet
+from simulator.fleet import DEFAULT_MIX, Fleet, FleetMix, Locator, build_fleet
 from simulator.publisher import DEFAULT_WINDOW, MqttTarget, Publisher, WillDevices
 from simulator.truth import Truth, TruthBuilder
 
@@ -40,6 +40,7 @@ class RunOptions:
     bad_ratio: float = 0.01
     nmea_ratio: float = 0.1
     will_devices: int = 2
+    mix: FleetMix = DEFAULT_MIX
     window: int = DEFAULT_WINDOW
     prefix: str = "city"
     registry_out: Path | None = None
@@ -78,7 +79,11 @@ def run(
     locator = locator if locator is not None else DistrictIndex.load()
     stop = stop if stop is not None else threading.Event()
     fleet = build_fleet(
-        options.devices, seed=options.seed, locator=locator, will_devices=options.will_devices
+        options.devices,
+        seed=options.seed,
+        locator=locator,
+        will_devices=options.will_devices,
+        mix=options.mix,
     )
     if options.registry_out is not None:
         fleet.registry().write_csv(options.registry_out)

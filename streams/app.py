@@ -34,13 +34,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.influx import InfluxTarget, V1Writer, V2Writer
 from core.settings import Settings
-from schemas import DistrictIndex, Registry, load_registry
+from schemas import DeadLetter, DistrictIndex, Registry, StreamRejectReason, load_registry
 from streams.alerts import AlertEngine, build_zones, load_rules
 from streams.consumer import StreamsApp, events_lag
-from streams.deadletter import StreamDeadLetter
 from streams.health import health_lines
-from streams.influx import DeadLine, Sink, V1Writer, V2Writer, Writer
+from streams.influx import DeadLine, Sink, Writer
 from streams.metrics import METRICS
 from streams.platform import StatsCounters, deadletter_point, stats_point
 from streams.processor import BatchResult, Processor
@@ -82,7 +82,7 @@ def create_app(settings: Settings) -> StreamsApp:
         web_enabled=False,
         datadir=str(datadir),
     )
-    # Faust has no setting for it (streams/fetch_wait.py); read when the consumer is created.
+    # Faust has no setting for it (streams/faust_private.py); read when the consumer is created.
     app.fetch_max_wait_ms = s.fetch_max_wait_ms
     # The events, as bytes: decoded by the schemas' Envelope in the handler, nothing else.
     events = app.topic(settings.kafka.events_topic, key_serializer="raw", value_serializer="raw")
@@ -129,24 +129,10 @@ def _engine(settings: Settings) -> AlertEngine:
 
 
 def _writer(settings: Settings) -> Writer:
-    s, db = settings.stream, settings.influxdb
-    token = db.token.get_secret_value() if db.token else None
+    s, target = settings.stream, InfluxTarget.from_settings(settings.influxdb)
     if s.influx_api == "v2":
-        return V2Writer(
-            url=db.url,
-            bucket=db.database,
-            org=s.influx_org,
-            token=token,
-            timeout_s=s.influx_timeout_s,
-        )
-    return V1Writer(
-        url=db.url,
-        database=db.database,
-        username=db.username,
-        password=db.password.get_secret_value() if db.password else None,
-        token=token,
-        timeout_s=s.influx_timeout_s,
-    )
+        return V2Writer(target, org=s.influx_org, timeout_s=s.influx_timeout_s)
+    return V1Writer(target, timeout_s=s.influx_timeout_s)
 
 
 class Pipeline:
@@ -289,35 +275,34 @@ class Pipeline:
 
     async def _dead_letter(self, result: BatchResult, dead: list[DeadLine]) -> None:
         app_id = self.settings.stream.app_id
-        records: list[tuple[str, StreamDeadLetter]] = []
+        records: list[DeadLetter] = []
         for rej in result.rejected:
             records.append(
-                (
-                    "invalid_envelope",
-                    StreamDeadLetter(
-                        reason="invalid_envelope",
-                        detail=rej.error[:2000],
-                        app_id=app_id,
-                        topic=self.settings.kafka.events_topic,
-                        partition=rej.partition,
-                        offset=rej.offset,
-                    ),
+                DeadLetter(
+                    source="streams",
+                    reason=StreamRejectReason.INVALID_ENVELOPE,
+                    detail=rej.error[:2000],
+                    app_id=app_id,
+                    topic=self.settings.kafka.events_topic,
+                    partition=rej.partition,
+                    offset=rej.offset,
+                    received_at=datetime.now(UTC),
                 )
             )
         for d in dead:
             records.append(
-                (
-                    "influx_rejected",
-                    StreamDeadLetter(
-                        reason="influx_rejected",
-                        detail=d.error,
-                        app_id=app_id,
-                        line=d.line,
-                        status=d.status,
-                    ),
+                DeadLetter(
+                    source="streams",
+                    reason=StreamRejectReason.INFLUX_REJECTED,
+                    detail=d.error,
+                    app_id=app_id,
+                    line=d.line,
+                    status=d.status,
+                    received_at=datetime.now(UTC),
                 )
             )
-        for reason, record in records:
+        for record in records:
+            reason = record.reason.value
             await self.deadletters.send(value=record.model_dump_json().encode())
             METRICS.deadletters.labels(reason=reason).inc()
             log.warning("dead letter reason=%s detail=%r", reason, record.detail[:200])

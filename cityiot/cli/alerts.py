@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +12,7 @@ import typer
 from core.errors import CityiotError
 from core.settings import Settings
 from core.settings.alert import AlertSettings
+from core.signals import async_stop_on_signals
 from streams.alerts.relay import relay
 from streams.alerts.rules import load_rules
 from streams.alerts.webhooks.notifier import JsonLinesDeadLetter, JsonLinesDeliveryLog
@@ -96,19 +96,16 @@ def run(
     dead_letter = alerts.dead_letter_path or settings.run_dir / "alerts" / "deadletter.jsonl"
 
     async def main() -> int:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        return await relay(
-            bootstrap_servers=settings.kafka.bootstrap_servers,
-            topic=settings.kafka.alerts_topic,
-            group=alerts.notifier_group,
-            endpoints=endpoints,
-            dead_letter=JsonLinesDeadLetter(dead_letter),
-            delivery_log=JsonLinesDeliveryLog(alerts.delivery_log_path),
-            stop=stop,
-        )
+        async with async_stop_on_signals() as stop:
+            return await relay(
+                bootstrap_servers=settings.kafka.bootstrap_servers,
+                topic=settings.kafka.alerts_topic,
+                group=alerts.notifier_group,
+                endpoints=endpoints,
+                dead_letter=JsonLinesDeadLetter(dead_letter),
+                delivery_log=JsonLinesDeliveryLog(alerts.delivery_log_path),
+                stop=stop,
+            )
 
     submitted = asyncio.run(main())
     typer.echo(f"stopped: {submitted} notifications submitted; dead letters: {dead_letter}")

@@ -9,10 +9,10 @@ from typing import Annotated
 
 import typer
 
+from core.influx import InfluxTarget
 from core.settings import Settings
 from core.settings.grafana import GrafanaSettings
 from dashboards.build import write_dashboards
-from dashboards.influx import InfluxTarget
 from dashboards.push import push as push_dashboards
 from dashboards.queries import parse_duration
 from dashboards.snapshot import render_snapshots
@@ -58,15 +58,7 @@ def snapshot(
     last: Annotated[str, typer.Option(help="Time range ending now: 30m, 6h, 1d.")] = "6h",
 ) -> None:
     """Render each dashboard's panels to PNG from the same queries, read from InfluxDB."""
-    settings = Settings()
-    influx = settings.influxdb
-    target = InfluxTarget(
-        url=influx.url,
-        database=influx.database,
-        username=influx.username,
-        password=influx.password.get_secret_value() if influx.password else None,
-        token=influx.token.get_secret_value() if influx.token else None,
-    )
+    target = InfluxTarget.from_settings(Settings().influxdb)
     span: timedelta = parse_duration(last)
     for path in render_snapshots(target, directory, span=span):
         typer.echo(str(path))

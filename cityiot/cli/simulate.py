@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
 
 from core.settings import MqttSettings, Settings
+from core.signals import stop_on_signals
 from simulator.publisher import MqttTarget
 from simulator.run import RunOptions, run
 
@@ -74,14 +72,8 @@ def simulate(
         registry_out=registry_out,
         truth_out=truth,
     )
-    stop = threading.Event()
-
-    def _on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    result = run(options, _target(settings.mqtt), stop=stop)
+    with stop_on_signals() as stop:
+        result = run(options, _target(settings.mqtt), stop=stop)
     elapsed = (
         (result.finished_at - result.started_at).total_seconds()
         if result.finished_at and result.started_at

@@ -7,11 +7,9 @@ the reconciliation of what the simulator published against what storage holds.
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
@@ -26,6 +24,7 @@ from cityiot.local.runner import LocalServers
 from cityiot.reconcile import Reconciliation
 from core.errors import ServiceError
 from core.settings import Settings
+from core.signals import install_stop_handlers
 
 __all__ = ["up"]
 
@@ -108,12 +107,8 @@ def up(
         mqtt_auth_dir=settings.mqtt.auth_dir,
     )
     stop = threading.Event()
-
-    def _on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    # Until the process exits: a second Ctrl-C while the pipeline drains changes nothing.
+    install_stop_handlers(stop)
     state = servers.start()
     for server in state.servers:
         console.print(f"ready  {server.name:<9} {server.url:<28} log {server.log}")

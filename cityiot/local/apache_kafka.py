@@ -225,7 +225,10 @@ def format_storage(*, lib: Path, properties: Path, data_dir: Path, log: Path) ->
         )
     if result.returncode != 0:
         raise ServiceError(
-            "kafka", "formatting KRaft storage failed", fix="read the log", log=str(log)
+            "kafka",
+            f"formatting KRaft storage failed ({_last_line(log)})",
+            fix="read the log",
+            log=str(log),
         )
 
 
@@ -261,3 +264,12 @@ def _jvm_options() -> list[str]:
 def _cluster_id() -> str:
     """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (22 characters)."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def _last_line(log: Path) -> str:
+    """The last non-empty line the JVM wrote: usually the reason it failed."""
+    try:
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1][:300] if lines else "no output"

@@ -267,15 +267,9 @@ class LocalServers:
         for plan in plans:
             last_error = "no answer yet"
             while True:
-                proc = self._procs[plan.name]
-                code = proc.poll()
-                if code is not None:
-                    raise ServiceError(
-                        plan.name,
-                        f"{plan.kind} exited with code {code} while starting",
-                        fix="read the log",
-                        log=str(plan.log),
-                    )
+                # Any server that died while another one warms up is the one to report (the
+                # JVM of Kafka takes seconds; influxd may be long gone by then).
+                self._raise_if_exited()
                 try:
                     _probe(plan.name, plan.port, self.database, self._probe_credentials())
                     break
@@ -289,6 +283,18 @@ class LocalServers:
                         log=str(plan.log),
                     )
                 time.sleep(0.1)
+
+    def _raise_if_exited(self) -> None:
+        for name, proc in self._procs.items():
+            code = proc.poll()
+            if code is not None:
+                plan = self._plans[name]
+                raise ServiceError(
+                    name,
+                    f"{plan.kind} exited with code {code} while starting",
+                    fix="read the log",
+                    log=str(plan.log),
+                )
 
 
 def _probe(

@@ -45,7 +45,11 @@ class WebhookEndpoint(BaseModel):
         description="Short name used in logs and metric labels (never the URL)."
     )
     url: SecretStr = Field(description="http(s) URL. Secret: robot URLs carry access tokens.")
-    format: WebhookFormat = "generic"
+    format: WebhookFormat = Field(
+        "generic",
+        description="Body format: generic (the alert JSON, HMAC-signed), alertmanager, or the "
+        "group robots of DingTalk, WeCom, Feishu (docs/alerts.md).",
+    )
     secret: SecretStr | None = Field(
         None,
         description="Signing secret: HMAC key (generic, alertmanager), robot secret (DingTalk "
@@ -53,7 +57,12 @@ class WebhookEndpoint(BaseModel):
     )
     timeout_s: float = Field(5.0, gt=0, le=120, description="Per attempt, whole request, s.")
     retries: int = Field(5, ge=0, le=20, description="Attempts after the first one.")
-    backoff_initial_s: float = Field(1.0, gt=0, description="Backoff cap of the first retry, s.")
+    backoff_initial_s: float = Field(
+        1.0,
+        gt=0,
+        description="Backoff cap of the first retry, s: retry n waits a random time in "
+        "[0, min(backoff_max_s, backoff_initial_s × 2ⁿ⁻¹)] (full jitter).",
+    )
     backoff_max_s: float = Field(60.0, gt=0, description="Largest backoff cap, s.")
     min_severity: Severity = Field(Severity.INFO, description="Drop alerts below this severity.")
     match_labels: dict[str, str] = Field(

@@ -1,7 +1,7 @@
 """Collector settings (``CITYIOT_COLLECTOR_*``), a section of :class:`core.settings.Settings`.
 
 Each field's description gives its unit and purpose; the comments say why its default is what it is.
-``collectors/README.md`` lists them all, and a unit test fails when the two differ.
+docs/configuration.md lists them all, generated from here (core/settings/reference.py).
 """
 
 from __future__ import annotations

@@ -68,7 +68,10 @@ class StreamSettings(BaseModel):
     # Without standbys a restarted partition recovers from its changelog: slower, equally exact.
     # With Apache Kafka, 1 gives faster failover (not testable on these machines).
     standby_replicas: int = Field(
-        0, ge=0, description="Faust standby replicas of the state table on other workers."
+        0,
+        ge=0,
+        description="Faust standby replicas of the state table on other workers. 0 with Tansu "
+        "(Faust's standby recovery crashed against it); 1 with Apache Kafka for faster failover.",
     )
     data_dir: str | None = Field(
         None,
@@ -101,7 +104,10 @@ class StreamSettings(BaseModel):
     )
     influx_timeout_s: float = Field(10.0, gt=0, description="Timeout of one write request.")
     influx_retry_initial_s: float = Field(
-        0.5, gt=0, description="First retry delay after a 5xx, timeout or refused connection."
+        0.5,
+        gt=0,
+        description="First retry delay after a 5xx, timeout or refused connection; the write is "
+        "retried until InfluxDB takes it, the worker consuming nothing meanwhile.",
     )
     influx_retry_max_s: float = Field(
         10.0, gt=0, description="Longest retry delay (doubling from the initial one)."

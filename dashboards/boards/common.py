@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.models import dashboard as dm
 
-from dashboards.panels import title
+from dashboards.labels import title
 from dashboards.variables import Variable, matches
 
 __all__ = ["FOLDERS", "HEALTH_TICK", "SUCCESS", "Board", "Folder", "new_dashboard", "where"]

@@ -8,15 +8,10 @@ from grafana_foundation_sdk.builders import dashboard
 
 from dashboards import variables as v
 from dashboards.boards.common import FOLDERS, HEALTH_TICK, Board, new_dashboard, where
+from dashboards.fields import steps
 from dashboards.influxql import InfluxQL
-from dashboards.panels import (
-    DISTRICT_NAMES,
-    FACILITY_NAMES,
-    stat_panel,
-    steps,
-    table_panel,
-    timeseries_panel,
-)
+from dashboards.labels import DISTRICT_NAMES, FACILITY_NAMES
+from dashboards.panels import stat_panel, table_panel, timeseries_panel
 
 UID = "cityiot-health"
 F = ("district", "facility")

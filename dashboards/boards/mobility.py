@@ -9,15 +9,10 @@ from grafana_foundation_sdk.models.dashboard import GridPos
 
 from dashboards import variables as v
 from dashboards.boards.common import FOLDERS, Board, new_dashboard, where
+from dashboards.fields import steps
 from dashboards.influxql import InfluxQL
-from dashboards.panels import (
-    DISTRICT_NAMES,
-    bars,
-    geomap_panel,
-    stat_panel,
-    steps,
-    timeseries_panel,
-)
+from dashboards.labels import DISTRICT_NAMES
+from dashboards.panels import bars, geomap_panel, stat_panel, timeseries_panel
 
 UID = "cityiot-mobility"
 F = ("district", "vendor")

@@ -8,19 +8,10 @@ from grafana_foundation_sdk.builders import dashboard
 
 from dashboards import variables as v
 from dashboards.boards.common import FOLDERS, HEALTH_TICK, SUCCESS, Board, new_dashboard, where
+from dashboards.fields import math, steps
 from dashboards.influxql import InfluxQL
-from dashboards.panels import (
-    CATEGORY_COLORS,
-    CATEGORY_NAMES,
-    DISTRICT_NAMES,
-    PAYMENT_NAMES,
-    bars,
-    math,
-    pie,
-    stat_panel,
-    steps,
-    timeseries_panel,
-)
+from dashboards.labels import CATEGORY_COLORS, CATEGORY_NAMES, DISTRICT_NAMES, PAYMENT_NAMES
+from dashboards.panels import bars, pie, stat_panel, timeseries_panel
 
 UID = "cityiot-overview"
 TODAY = "now/d"

@@ -12,8 +12,9 @@ from grafana_foundation_sdk.builders import dashboard
 
 from dashboards import variables as v
 from dashboards.boards.common import FOLDERS, Board, new_dashboard, where
+from dashboards.fields import steps
 from dashboards.influxql import InfluxQL
-from dashboards.panels import stat_panel, steps, timeseries_panel
+from dashboards.panels import stat_panel, timeseries_panel
 
 UID = "cityiot-platform"
 PER_S = "/ ($__interval_ms / 1000)"

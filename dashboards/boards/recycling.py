@@ -6,17 +6,10 @@ from grafana_foundation_sdk.builders import dashboard
 
 from dashboards import variables as v
 from dashboards.boards.common import FOLDERS, Board, new_dashboard, where
+from dashboards.fields import steps
 from dashboards.influxql import InfluxQL
-from dashboards.panels import (
-    CATEGORY_COLORS,
-    CATEGORY_NAMES,
-    DISTRICT_NAMES,
-    bars,
-    pie,
-    stat_panel,
-    steps,
-    timeseries_panel,
-)
+from dashboards.labels import CATEGORY_COLORS, CATEGORY_NAMES, DISTRICT_NAMES
+from dashboards.panels import bars, pie, stat_panel, timeseries_panel
 
 UID = "cityiot-recycling"
 F = ("district", "vendor")

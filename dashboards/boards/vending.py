@@ -6,15 +6,10 @@ from grafana_foundation_sdk.builders import dashboard
 
 from dashboards import variables as v
 from dashboards.boards.common import FOLDERS, SUCCESS, Board, new_dashboard, where
+from dashboards.fields import steps
 from dashboards.influxql import InfluxQL
-from dashboards.panels import (
-    DISTRICT_NAMES,
-    PAYMENT_NAMES,
-    bars,
-    stat_panel,
-    steps,
-    timeseries_panel,
-)
+from dashboards.labels import DISTRICT_NAMES, PAYMENT_NAMES
+from dashboards.panels import bars, stat_panel, timeseries_panel
 
 UID = "cityiot-vending"
 F = ("district", "vendor")

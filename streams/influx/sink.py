@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from streams.influx.errors import InfluxRejected, InfluxUnavailable
+from core.influx import InfluxRejected, InfluxUnavailable
 from streams.metrics import METRICS
 
 __all__ = ["DeadLine", "Sink", "Writer"]
@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 
 
 class Writer(Protocol):
+    """What the sink writes through: :class:`core.influx.V1Writer` or ``V2Writer``.
+
+    ``write`` raises InfluxUnavailable (retry) or InfluxRejected (dead-letter), nothing else.
+    """
+
     async def start(self) -> None: ...
     async def close(self) -> None: ...
     async def write(self, lines: list[str]) -> None: ...

@@ -16,6 +16,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from tests_support import eventually
 
 from cityiot.local.ports import free_port, port_is_free
 from cityiot.local.runner import LocalServers
@@ -49,13 +50,13 @@ def _mqtt_round_trip(port: int) -> bytes:
     pub.connect("127.0.0.1", port)
     pub.loop_start()
     pub.publish(topic, b"hello", qos=1).wait_for_publish(5)
-    deadline = time.monotonic() + 5
-    while not got and time.monotonic() < deadline:
-        time.sleep(0.05)
-    for client in (pub, sub):
-        client.disconnect()
-        client.loop_stop()
-    return got[0] if got else b""
+    try:
+        eventually(lambda: len(got) > 0, what=f"the message back on {topic}", timeout=5)
+    finally:
+        for client in (pub, sub):
+            client.disconnect()
+            client.loop_stop()
+    return got[0]
 
 
 def _kafka_round_trip(bootstrap: str) -> bytes | None:
@@ -72,15 +73,17 @@ def _kafka_round_trip(bootstrap: str) -> bytes | None:
     )
     # assign, not subscribe: a group join costs ~23 s with librdkafka's defaults (FACTS.md).
     consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-    deadline = time.monotonic() + 20
+
+    def record() -> bytes | None:
+        msg = consumer.poll(0.5)
+        assert msg is not None, "no record yet"
+        assert msg.error() is None, msg.error()
+        return msg.value()
+
     try:
-        while time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is not None and msg.error() is None:
-                return msg.value()
+        return eventually(record, what=f"the record back from {topic}", timeout=20)
     finally:
         consumer.close()
-    return None
 
 
 def _influx_round_trip(base_url: str) -> list[object]:

@@ -22,6 +22,7 @@ import paho.mqtt.client as mqtt
 import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
+from tests_support import eventually
 
 from cityiot.access.acl import COLLECTOR_USER, render_acl, write_auth_dir
 from cityiot.access.certs import CertFiles, write_cert_dir
@@ -51,16 +52,18 @@ class Broker:
 
 
 def _wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + CONNECT_TIMEOUT
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"mosquitto exited {proc.returncode}: {log.read_text()}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
+                return True
         except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"mosquitto not listening on {port}: {log.read_text()}")
+            return False
+
+    eventually(
+        listening, what=f"mosquitto listening on {port} (log {log})", timeout=CONNECT_TIMEOUT
+    )
 
 
 @pytest.fixture(scope="module")
@@ -178,10 +181,12 @@ class _Session:
     def publish(self, topic: str, payload: bytes) -> None:
         self.client.publish(topic, payload, qos=1).wait_for_publish(CONNECT_TIMEOUT)
 
-    def wait_for(self, count: int, timeout: float = CONNECT_TIMEOUT) -> list[tuple[str, bytes]]:
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
+    def wait_for(self, count: int) -> list[tuple[str, bytes]]:
+        eventually(
+            lambda: len(self.messages) >= count,
+            what=f"{count} message(s) received",
+            timeout=CONNECT_TIMEOUT,
+        )
         return list(self.messages)
 
     def close(self) -> None:

@@ -5,7 +5,6 @@ Tests run their own event loop (``asyncio.run``): the project has no pytest-asyn
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -75,12 +74,3 @@ async def receiver(routes: dict[str, Handler]) -> AsyncIterator[Receiver]:
         yield rec
     finally:
         await runner.cleanup()
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait until ``check()`` holds, failing after ``timeout`` seconds instead of hanging."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)

@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from http_receiver import Received, eventually, receiver
+from http_receiver import Received, receiver
 from prometheus_client import REGISTRY
+from tests_support import async_eventually
 
 from cityiot.local.ports import free_port
 from core.settings.alert import WebhookEndpoint
@@ -22,6 +23,8 @@ from streams.alerts.webhooks.notifier import JsonLinesDeadLetter, JsonLinesDeliv
 
 SECRET = "integration-secret"
 STARTS = datetime(2025, 5, 1, 2, 0, tzinfo=UTC)
+# A request on loopback arrives in milliseconds; this is for a loaded machine.
+REQUEST_TIMEOUT_S = 5.0
 
 
 def _alert(n: int = 0, status: str = "firing") -> Alert:
@@ -135,7 +138,9 @@ def test_notifier_dead_endpoints_do_not_delay_healthy_one(tmp_path: Path) -> Non
                 started = time.monotonic()
                 for i in range(3):
                     n.submit(_alert(i))
-                await eventually(lambda: len(rec.on("/ok")) == 3, timeout=2)
+                await async_eventually(
+                    lambda: len(rec.on("/ok")) == 3, what="three alerts at /ok", timeout=2
+                )
                 healthy_done = max(r.at for r in rec.on("/ok")) - started
                 assert dead.read() == []  # the others are still retrying
                 await n.join()
@@ -239,7 +244,11 @@ def test_notifier_queue_full_and_shutdown_go_to_dead_letter(tmp_path: Path) -> N
             n = Notifier([endpoint], dead_letter=dead)
             await n.start()
             n.submit(_alert(0))  # taken by the worker
-            await eventually(lambda: len(rec.requests) == 1)
+            await async_eventually(
+                lambda: len(rec.requests) == 1,
+                what="the first alert taken by the worker",
+                timeout=REQUEST_TIMEOUT_S,
+            )
             n.submit(_alert(1))  # waits in the queue
             assert n.submit(_alert(2)) == []  # queue full
             await n.close()

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from http_receiver import eventually, receiver
+from http_receiver import receiver
+from tests_support import async_eventually
 
 from core.settings import Settings
 from core.settings.alert import WebhookEndpoint
@@ -87,7 +88,11 @@ def test_relay_delivers_each_change_once_then_commits(settings: Settings, tmp_pa
                     stop=stop,
                 )
             )
-            await eventually(lambda: len(rec.requests) >= 2, timeout=DELIVERY_TIMEOUT_S)
+            await async_eventually(
+                lambda: len(rec.requests) >= 2,
+                what="the firing and the resolved change delivered",
+                timeout=DELIVERY_TIMEOUT_S,
+            )
             stop.set()
             assert await asyncio.wait_for(task, DELIVERY_TIMEOUT_S) == 2
             return [r.headers["Idempotency-Key"] for r in rec.requests]

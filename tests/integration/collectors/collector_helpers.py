@@ -6,15 +6,15 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from paho.mqtt.enums import CallbackAPIVersion
+from tests_support import eventually
 
 from collectors.service import Collector
 from core.settings import Settings
@@ -31,15 +31,6 @@ VM-330203-0001,vending,ubox,330203,29.8683,121.5440,,300
 RS-330212-0007,recycling,dabashou,330212,29.8160,121.5470,,600
 EB-0042817,mobility,hellobike,330212,,,ebike,30
 """
-
-
-def eventually(check: Callable[[], bool], *, timeout: float = DEADLINE_S, what: str) -> None:
-    """Wait until ``check()`` is true; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {timeout:.0f} s: {what}")
-        time.sleep(0.05)
 
 
 def now_ts() -> str:

@@ -14,13 +14,13 @@ import pytest
 from collector_helpers import (
     REGISTRY_CSV,
     Publisher,
-    eventually,
     now_ts,
     payload,
     running,
     with_collector,
 )
 from paho.mqtt.enums import CallbackAPIVersion
+from tests_support import eventually
 
 from cityiot.local.ports import free_port
 from core.settings import Settings

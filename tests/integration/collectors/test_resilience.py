@@ -15,11 +15,11 @@ import pytest
 from collector_helpers import (
     DEADLINE_S,
     Publisher,
-    eventually,
     payload,
     running,
     with_collector,
 )
+from tests_support import eventually
 
 from cityiot.local import configs
 from cityiot.local.ports import free_port, wait_port_free

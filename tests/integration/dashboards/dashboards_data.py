@@ -24,9 +24,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from collectors.deadletter import DeadLetter
 from collectors.pipeline import Inbound, Pipeline
-from schemas import DistrictIndex, Facility, Registry, Rejected, VendingSale, parse_topic
+from schemas import (
+    DeadLetter,
+    DistrictIndex,
+    Facility,
+    Registry,
+    Rejected,
+    VendingSale,
+    parse_topic,
+)
 from schemas.alert import Alert, Severity
 from simulator.engine import Simulation, last_will_pair
 from simulator.fleet import Fleet

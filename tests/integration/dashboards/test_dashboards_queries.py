@@ -7,8 +7,7 @@ does not write comes back blank here, and fails.
 
 from __future__ import annotations
 
-import urllib.parse
-import urllib.request
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,8 +19,9 @@ import yaml
 from dashboards_data import PipelineRun, alert_lines, pipeline_lines
 
 from cityiot.local.runner import LocalServers
+from core.influx import InfluxTarget, V1Writer, quote_identifier
 from dashboards.build import build_all
-from dashboards.influx import InfluxTarget, run_panel
+from dashboards.influx import run_panel
 from dashboards.queries import TimeRange, expand, iter_panels
 from dashboards.snapshot import render_snapshots
 from dashboards.variables import ALL
@@ -50,26 +50,27 @@ class Written:
     run: PipelineRun
 
 
-def _post(url: str, data: bytes) -> None:
-    request = urllib.request.Request(url, data=data, method="POST")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status in (200, 204)
+async def _write(target: InfluxTarget, lines: list[str]) -> None:
+    writer = V1Writer(target)
+    await writer.start()  # creates the database
+    try:
+        for start in range(0, len(lines), BATCH_LINES):
+            await writer.write(lines[start : start + BATCH_LINES])
+    finally:
+        await writer.close()
 
 
 @pytest.fixture(scope="module")
 def written(local_servers: LocalServers) -> Iterator[Written]:
     """A database of its own holding 40 minutes of pipeline output, ending now."""
-    database = f"dashboards_{datetime.now(UTC):%H%M%S%f}"
-    base = local_servers.influxdb_url
-    _post(f"{base}/query?" + urllib.parse.urlencode({"q": f'CREATE DATABASE "{database}"'}), b"")
+    target = InfluxTarget(
+        url=local_servers.influxdb_url, database=f"dashboards_{datetime.now(UTC):%H%M%S%f}"
+    )
     now = datetime.now(UTC)
     run = pipeline_lines(FLEET, LOCATOR, now=now)
-    lines = [*run.lines, *alert_lines(FLEET, now=now)]
-    url = f"{base}/write?" + urllib.parse.urlencode({"db": database, "precision": "ns"})
-    for start in range(0, len(lines), BATCH_LINES):
-        _post(url, "\n".join(lines[start : start + BATCH_LINES]).encode())
-    yield Written(InfluxTarget(url=base, database=database), now, run)
-    _post(f"{base}/query?" + urllib.parse.urlencode({"q": f'DROP DATABASE "{database}"'}), b"")
+    asyncio.run(_write(target, [*run.lines, *alert_lines(FLEET, now=now)]))
+    yield Written(target, now, run)
+    target.execute(f"DROP DATABASE {quote_identifier(target.database)}")
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from tests_support import eventually
 
 from cityiot.local.runner import LocalServers
 from schemas import Rejected, RejectReason, decode, load_registry
@@ -21,20 +22,13 @@ from simulator.publisher import MqttTarget
 
 pytestmark = pytest.mark.integration
 
+# A SUBACK from the session's local Mosquitto takes milliseconds; this is for a loaded machine.
+SUBSCRIBE_TIMEOUT_S = 10.0
 # Long enough for a loaded CI machine to deliver a few thousand messages, short enough that a
 # lost message fails the test quickly.
 DELIVERY_TIMEOUT_S = 30.0
 # After the count is reached, wait this long for any message beyond it (there must be none).
 SETTLE_S = 0.5
-
-
-def eventually(check: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
 
 
 class Subscriber:
@@ -53,7 +47,7 @@ class Subscriber:
         self.client.connect(target.host, target.port)
         self.client.loop_start()
         self.client.subscribe("city/#", qos=1)
-        assert eventually(lambda: self.subscribed, 10.0)
+        eventually(lambda: self.subscribed, what="SUBACK for city/#", timeout=SUBSCRIBE_TIMEOUT_S)
 
     def _on_message(self, _c: object, _u: object, msg: mqtt.MQTTMessage) -> None:
         # Retained messages of earlier tests arrive flagged on subscribe; live ones are not.
@@ -98,7 +92,11 @@ def test_run_subscriber_count_equals_truth(
     truth = run(options, target)
     assert truth.unacked == 0
     assert truth.published == 3000 + 2 * 2  # the generated ones plus online + will per will device
-    assert eventually(lambda: len(subscriber.received) >= truth.published, DELIVERY_TIMEOUT_S)
+    eventually(
+        lambda: len(subscriber.received) >= truth.published,
+        what=f"{truth.published} messages at the subscriber",
+        timeout=DELIVERY_TIMEOUT_S,
+    )
     time.sleep(SETTLE_S)
     assert len(subscriber.received) == truth.published
     assert Truth.model_validate_json((tmp_path / "truth.json").read_text()) == truth

@@ -7,36 +7,21 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
+from tests_support import eventually
 
 from cityiot.local import configs, ports, probes
 from core.settings import Settings
 from streams.synthetic import Record, Truth
 
-T = TypeVar("T")
-
-# Group join takes ~3 s with the tests' short timeouts (FACTS.md); the machine is shared and
-# has 2 cores, so a first batch can take several times that.
-WORKER_DEADLINE_S = 120.0
-
-
-def eventually(check: Callable[[], T], *, timeout: float = WORKER_DEADLINE_S, what: str) -> T:
-    """Call ``check`` until it returns without AssertionError, or fail with its last error."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except AssertionError as exc:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not true within {timeout:.0f} s: {what}: {exc}") from None
-        time.sleep(0.5)
+# influxd answers within seconds; this covers a loaded 2-core machine.
+INFLUXDB_START_S = 60.0
 
 
 def env_of(settings: Settings) -> dict[str, str]:
@@ -155,15 +140,14 @@ class PrivateInfluxDB:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        deadline = time.monotonic() + 60
-        while True:
+
+        def ready() -> None:
             try:
                 probes.influxdb_ready(self.url, "_internal_probe")
-                return
-            except probes.ProbeFailed:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+            except probes.ProbeFailed as exc:
+                raise AssertionError(str(exc)) from None
+
+        eventually(ready, what=f"private InfluxDB at {self.url}", timeout=INFLUXDB_START_S)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

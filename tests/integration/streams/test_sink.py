@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from stream_helpers import query
 
+from core.influx import InfluxTarget, V1Writer
 from core.settings import Settings
-from streams.influx import Sink, V1Writer
+from streams.influx import Sink
 from streams.lineproto import line
 
 pytestmark = pytest.mark.integration
 
 
 def _sink(settings: Settings) -> tuple[Sink, V1Writer]:
-    writer = V1Writer(url=settings.influxdb.url, database=settings.influxdb.database)
+    writer = V1Writer(InfluxTarget.from_settings(settings.influxdb))
     return Sink(writer, chunk_lines=100, retry_initial_s=0.1, retry_max_s=0.5), writer
 
 
@@ -33,11 +33,11 @@ def test_sink_device_text_cannot_inject_points(settings: Settings) -> None:
             await writer.close()
 
     asyncio.run(run())
-    db = settings.influxdb
-    series = query(db.url, db.database, 'SELECT "reason", "n" FROM "device_status"')
+    target = InfluxTarget.from_settings(settings.influxdb)
+    series = target.query('SELECT "reason", "n" FROM "device_status"', epoch="ns")
     assert len(series) == 1
     assert series[0]["values"] == [[10**18, hostile.replace("\n", " "), 1]]
-    assert query(db.url, db.database, 'SELECT * FROM "evil"') == []
+    assert target.query('SELECT * FROM "evil"') == []
 
 
 def test_sink_dead_letters_only_the_rejected_line(settings: Settings) -> None:
@@ -57,6 +57,5 @@ def test_sink_dead_letters_only_the_rejected_line(settings: Settings) -> None:
         return [d.line for d in dead]
 
     assert asyncio.run(run()) == [bad]
-    db = settings.influxdb
-    series = query(db.url, db.database, 'SELECT count("v") FROM "m"')
+    series = InfluxTarget.from_settings(settings.influxdb).query('SELECT count("v") FROM "m"')
     assert series[0]["values"][0][1] == 9

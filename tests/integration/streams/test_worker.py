@@ -12,10 +12,10 @@ from stream_helpers import (
     WorkerProcess,
     assert_exact,
     committed_total,
-    eventually,
     produce,
     query,
 )
+from tests_support import eventually
 
 from core.settings import Settings
 from streams.synthetic import Fleet

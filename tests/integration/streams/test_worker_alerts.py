@@ -9,7 +9,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from stream_helpers import WorkerProcess, eventually, produce, query, read_topic
+from stream_helpers import WorkerProcess, produce, query, read_topic
+from tests_support import eventually
 
 from core.settings import Settings
 from schemas import Enrichment, Envelope

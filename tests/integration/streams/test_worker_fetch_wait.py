@@ -9,12 +9,13 @@ import urllib.request
 from collections.abc import Callable
 
 import pytest
-from stream_helpers import WorkerProcess, eventually, produce
+from stream_helpers import WorkerProcess, produce
+from tests_support import eventually
 
 from cityiot.local.ports import free_port
 from core.settings import Settings
 from streams.app import create_app
-from streams.consumer import BatchConsumer
+from streams.faust_private import BatchConsumer
 from streams.synthetic import Fleet
 from streams.worker import ensure_topics
 

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from stream_helpers import WorkerProcess, eventually, produce, query
+from stream_helpers import WorkerProcess, produce, query
+from tests_support import eventually
 
-from collectors.deadletter import DeadLetter
 from core.settings import Settings
-from schemas import RejectReason
+from schemas import DeadLetter, RejectReason
 from streams.synthetic import Fleet, Record
 
 pytestmark = pytest.mark.integration

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import shapely
 
-from collectors.deadletter import DeadLetter
 from collectors.pipeline import Inbound, Pipeline
 from collectors.ratelimit import TokenBuckets
-from schemas import DeviceRecord, DistrictIndex, Envelope, Registry, decode
+from schemas import DeadLetter, DeviceRecord, DistrictIndex, Envelope, Registry, decode
 from schemas.examples import EXAMPLES
 from schemas.ningbo import DISTRICTS_BY_ADCODE
 
@@ -154,6 +155,18 @@ def test_route_rate_limit_cuts_only_the_flooding_device() -> None:
         inbound(f"city/vending/ubox/{VM}/telemetry", wire("vending_telemetry"), 1.0)
     )
     assert later.kind == "event"
+
+
+def test_dead_letter_readme_example_is_what_the_pipeline_writes() -> None:
+    """collectors/README.md's dead letter is a valid record with the keys the pipeline writes."""
+    readme = (Path(__file__).resolve().parents[3] / "collectors" / "README.md").read_text()
+    block = re.search(r"A dead letter \(`city\.deadletter\.v1`.*?```json\n(.*?)\n```", readme, re.S)
+    assert block is not None
+    example = json.loads(block[1])
+    letter = DeadLetter.model_validate(example)
+    assert (letter.source, letter.payload) == ("collector", b"{not json")
+    routed = make().route(inbound(f"city/vending/ubox/{VM}/telemetry", b"{not json"))
+    assert set(json.loads(routed.value)) == set(example)
 
 
 def test_dead_letter_truncates_huge_payloads() -> None:

@@ -1,9 +1,7 @@
-"""Collector settings: defaults, environment names, and the README's Configuration table."""
+"""Collector settings: defaults, environment names, validation (their documentation is generated:
+docs/configuration.md, checked in tests/unit/core/test_core_settings_reference.py)."""
 
 from __future__ import annotations
-
-import re
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -11,8 +9,6 @@ from pydantic import ValidationError
 from core.settings import Settings
 from core.settings.collector import CollectorSettings
 from schemas import MAX_PAYLOAD_BYTES
-
-README = Path(__file__).resolve().parents[3] / "collectors" / "README.md"
 
 
 def test_settings_payload_default_matches_schemas() -> None:
@@ -35,15 +31,3 @@ def test_settings_refuse_bad_values() -> None:
         CollectorSettings(max_in_flight=70_000)
     with pytest.raises(ValidationError, match="reconnect_max_delay_s"):
         CollectorSettings(reconnect_min_delay_s=10, reconnect_max_delay_s=5)
-
-
-def test_settings_readme_lists_every_setting_with_its_default() -> None:
-    """collectors/README.md's Configuration table matches the model (names and defaults)."""
-    rows = dict(
-        re.findall(r"^\| `(CITYIOT_COLLECTOR_[A-Z_]+)` \| `([^`]*)` \|", README.read_text(), re.M)
-    )
-    expected = {
-        f"CITYIOT_COLLECTOR_{name.upper()}": str(field.default)
-        for name, field in CollectorSettings.model_fields.items()
-    }
-    assert rows == expected

@@ -16,11 +16,18 @@ from typer.testing import CliRunner
 from cityiot.cli.schemas import app
 from schemas import MESSAGE_TYPES
 from schemas.examples import EXAMPLES
-from schemas.export import asyncapi_document, json_schemas, write_export
+from schemas.export import (
+    asyncapi_document,
+    json_schemas,
+    platform_examples,
+    platform_json_schemas,
+    write_export,
+)
 from schemas.topic import DEVICE_ID_PATTERN, VENDOR_PATTERN
 
 ASYNCAPI_SCHEMA = json.loads((DATA / "asyncapi-3.0.0.json").read_text(encoding="utf-8"))
 KINDS = [mt.kind for mt in MESSAGE_TYPES]
+PLATFORM = ["deadletter", "alert"]
 
 
 def _refs(node: Any) -> list[str]:
@@ -74,6 +81,44 @@ def test_json_schema_ts_accepts_both_forms() -> None:
         validator.validate({**EXAMPLES["device_status"], "ts": ts})
     with pytest.raises(jsonschema.ValidationError):
         validator.validate({**EXAMPLES["device_status"], "ts": 1.5})
+
+
+@pytest.mark.parametrize("name", PLATFORM)
+def test_platform_json_schema_is_valid_and_takes_its_examples(name: str) -> None:
+    """The dead-letter and alert schemas are valid draft 2020-12 and accept their examples."""
+    schema = platform_json_schemas()[name]
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["$id"] == f"urn:cityiot:schema:{name}:v1"
+    assert schema["additionalProperties"] is False
+    assert schema["examples"] == platform_examples()[name]
+    for example in schema["examples"]:
+        jsonschema.Draft202012Validator(schema).validate(example)
+
+
+@pytest.mark.parametrize(
+    ("index", "changes"),
+    [
+        (0, {"reason": "influx_rejected"}),
+        (0, {"collector_id": None}),
+        (1, {"reason": "bad_json"}),
+        (1, {"app_id": None}),
+        (0, {"reason": "not_a_reason"}),
+    ],
+    ids=[
+        "collector-with-streams-reason",
+        "collector-without-id",
+        "streams-with-collector-reason",
+        "streams-without-app-id",
+        "unknown-reason",
+    ],
+)
+def test_deadletter_json_schema_states_per_source_rules(
+    index: int, changes: dict[str, Any]
+) -> None:
+    """The exported schema refuses what the model refuses: a writer's wrong reason or field."""
+    schema = platform_json_schemas()["deadletter"]
+    record = platform_examples()["deadletter"][index] | changes
+    assert not jsonschema.Draft202012Validator(schema).is_valid(record)
 
 
 def test_asyncapi_valid_against_official_schema() -> None:
@@ -152,7 +197,7 @@ def test_write_export_writes_all_files(tmp_path: Path) -> None:
     """write_export writes one schema per kind plus asyncapi.json, all parseable."""
     paths = write_export(tmp_path)
     assert {p.relative_to(tmp_path).as_posix() for p in paths} == {
-        *(f"jsonschema/{k}.json" for k in KINDS),
+        *(f"jsonschema/{k}.json" for k in [*KINDS, *PLATFORM]),
         "asyncapi.json",
     }
     assert json.loads((tmp_path / "asyncapi.json").read_text(encoding="utf-8"))["asyncapi"] == (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from schemas import DistrictIndex, Facility, load_registry
 from simulator import Fleet
-from simulator.fleet import ASSET_VENDORS, VENDORS, build_fleet
+from simulator.fleet import ASSET_VENDORS, CITY_MIX, DEFAULT_MIX, VENDORS, build_fleet
 
 # Ningbo's extent (WGS-84, DOMAIN.md §6 box shifted ~500 m from GCJ-02).
 LAT_RANGE = (28.85, 30.50)
@@ -54,3 +54,23 @@ def test_build_fleet_without_index_stays_near_centroids() -> None:
         c_lat, c_lon = CENTROIDS_WGS84[d.district]
         assert abs(d.lat - c_lat) < 0.005
         assert abs(d.lon - c_lon) < 0.006
+
+
+def test_build_fleet_default_mix_is_the_fleet_without_a_mix() -> None:
+    """Naming the default mix changes nothing: same seed, same devices as before mixes existed."""
+    assert build_fleet(200, seed=5, locator=None) == build_fleet(
+        200, seed=5, locator=None, mix=DEFAULT_MIX
+    )
+
+
+def test_build_fleet_city_mix_has_ningbo_proportions() -> None:
+    """10 vending : 5 recycling : 100 mobility, mostly bikes, within sampling noise (n = 4,600)."""
+    fleet = build_fleet(4_600, seed=2, locator=None, mix=CITY_MIX)
+    facilities = Counter(d.facility for d in fleet.devices)
+    # Expected 400 / 200 / 4,000; binomial sd ~19 / 14 / 22: five sd of room.
+    assert abs(facilities[Facility.VENDING] - 400) < 100
+    assert abs(facilities[Facility.RECYCLING] - 200) < 70
+    assert abs(facilities[Facility.MOBILITY] - 4_000) < 110
+    assets = Counter(d.asset_type for d in fleet.devices if d.asset_type is not None)
+    assert assets["bike"] + assets["ebike"] > 0.9 * facilities[Facility.MOBILITY]
+    assert set(assets) == set(ASSET_VENDORS)

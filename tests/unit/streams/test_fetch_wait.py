@@ -1,4 +1,4 @@
-"""The worker consumer's fetch wait (streams/fetch_wait.py): the setting reaches the aiokafka
+"""The worker consumer's fetch wait (streams/faust_private.py): the setting reaches the aiokafka
 consumer Faust creates, and Faust/aiokafka still have the internals the override relies on."""
 
 from __future__ import annotations
@@ -14,8 +14,12 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from core.settings import Settings
 from core.settings.stream import StreamSettings
 from streams.app import create_app
-from streams.consumer import BatchConsumer
-from streams.fetch_wait import FAUST_FETCH_MAX_WAIT_MS, FetchWaitConsumerThread, set_fetch_max_wait
+from streams.faust_private import (
+    FAUST_FETCH_MAX_WAIT_MS,
+    BatchConsumer,
+    FetchWaitConsumerThread,
+    set_fetch_max_wait,
+)
 
 
 def _settings(tmp_path: Path, **stream: Any) -> Settings:
@@ -50,7 +54,7 @@ def test_worker_consumer_uses_the_setting(tmp_path: Path) -> None:
     ours, faust_own = _worker_consumers(_settings(tmp_path, fetch_max_wait_ms=123))
     assert ours._fetch_max_wait_ms == 123
     # Faust's own value is unchanged by the override (and still the hard-coded one: if Faust
-    # makes it a setting or changes it, revisit streams/fetch_wait.py).
+    # makes it a setting or changes it, revisit streams/faust_private.py).
     assert faust_own._fetch_max_wait_ms == FAUST_FETCH_MAX_WAIT_MS
 
 

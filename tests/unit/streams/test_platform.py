@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import fields
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 
+from schemas import DeadLetter, PlatformStats, StreamRejectReason
 from streams.platform import StatsCounters, deadletter_point, stats_point
 
 RX = "2025-05-01T04:00:00.000123Z"
@@ -91,6 +94,67 @@ def test_deadletter_point_streams_and_unreadable_records() -> None:
     head, _, ts = _split(deadletter_point(b"\xff not json", kafka_ts_ms=1_746_072_000_000))
     assert "reason=unreadable_record" in head
     assert ts // 1000 == 1_746_072_000_000_000
+
+
+def test_deadletter_point_of_the_workers_own_record() -> None:
+    """A record the worker writes reads through the model: component=streams, its own time."""
+    letter = DeadLetter(
+        source="streams",
+        reason=StreamRejectReason.INVALID_ENVELOPE,
+        detail="1 validation error for Envelope",
+        app_id="cityiot-streams",
+        topic="city.events.v1",
+        partition=0,
+        offset=7,
+        received_at=datetime.fromisoformat(RX),
+    )
+    head, fields_, ts = _split(deadletter_point(letter.model_dump_json().encode(), kafka_ts_ms=0))
+    assert head == (
+        "deadletters,component=streams,facility=unknown,reason=invalid_envelope,vendor=unknown"
+    )
+    assert fields_ == 'count=1i,device_id="",detail="1 validation error for Envelope"'
+    assert ts // 1000 == RX_US
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"collector_id": None},
+        {"surprise": True},
+        {"received_at": RX.removesuffix("Z")},
+    ],
+    ids=["missing-field", "unknown-field", "naive-time"],
+)
+def test_deadletter_point_refused_record_counts_the_same(record: dict[str, object]) -> None:
+    """A record the model refuses is still counted, into the point a valid one would make."""
+    topic = "city/vending/nbvend/VM-1/telemetry"
+    refused = _collector(topic, **record)
+    with pytest.raises(ValidationError):
+        DeadLetter.model_validate_json(refused)
+    assert deadletter_point(refused, kafka_ts_ms=0) == deadletter_point(
+        _collector(topic), kafka_ts_ms=0
+    )
+
+
+def test_deadletter_point_refused_record_without_time_takes_kafka_time() -> None:
+    """A refused record with no time of its own is counted at its Kafka timestamp."""
+    raw = json.dumps({"reason": "bad_json", "topic": "city/vending/nbvend/VM-1/event"}).encode()
+    head, fields_, ts = _split(deadletter_point(raw, kafka_ts_ms=1_746_072_000_000))
+    assert head == "deadletters,component=collector,facility=vending,reason=bad_json,vendor=nbvend"
+    assert fields_ == 'count=1i,device_id="",detail=""'
+    assert ts // 1000 == 1_746_072_000_000_000
+
+
+def test_stats_counters_are_the_platform_stats_fields() -> None:
+    """The worker's running counters are exactly the counters of schemas.PlatformStats."""
+    counters = [f.name for f in fields(StatsCounters)]
+    assert [*counters, "kafka_lag"] == list(PlatformStats.model_fields)
+
+
+def test_stats_point_refuses_an_undeclared_counter() -> None:
+    """A counter the model does not declare cannot slip into the point unseen."""
+    with pytest.raises(ValidationError):
+        stats_point({"events_in": 1, "bogus": 2}, kafka_lag=0, instance="a", ts_ns=1)
 
 
 def test_stats_point_deltas_and_clamped_lag() -> None:

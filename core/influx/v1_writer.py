@@ -1,4 +1,9 @@
-"""Line protocol to ``POST /write``: InfluxDB 1.x, and 2.x/3.x through v1 compatibility."""
+"""Line protocol to ``POST /write``: InfluxDB 1.x, and 2.x/3.x through v1 compatibility.
+
+The streams worker's hot path: one aiohttp session, one request per chunk of lines. ``write``
+raises :class:`InfluxUnavailable` (retry: 5xx, 401/403/404/408/429, timeout, refused connection)
+or :class:`InfluxRejected` (any other 4xx: the data itself is bad), and nothing else.
+"""
 
 from __future__ import annotations
 
@@ -6,51 +11,34 @@ import logging
 
 import aiohttp
 
-from streams.influx.errors import InfluxRejected, InfluxUnavailable
+from core.influx.errors import InfluxRejected, InfluxUnavailable, retryable
+from core.influx.target import MAX_ERROR_CHARS, InfluxTarget, quote_identifier
 
-__all__ = ["V1Writer"]
+__all__ = ["DEFAULT_WRITE_TIMEOUT_S", "V1Writer"]
 
 log = logging.getLogger(__name__)
 
-# Auth and "database not found" are configuration or start-up states, not bad data: retry.
-_RETRY_4XX = {401, 403, 404, 408, 429}
+DEFAULT_WRITE_TIMEOUT_S = 10.0
 _TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
 
 class V1Writer:
-    """One aiohttp session; ``write`` raises InfluxUnavailable (retry) or InfluxRejected (4xx)."""
+    """Writes line protocol to ``target``; ``start`` opens the session and creates the database."""
 
-    def __init__(
-        self,
-        *,
-        url: str,
-        database: str,
-        username: str | None = None,
-        password: str | None = None,
-        token: str | None = None,
-        timeout_s: float = 10.0,
-    ) -> None:
-        self.url = url.rstrip("/")
-        self.database = database
-        self._params = {"db": database, "precision": "ns"}
-        self._headers: dict[str, str] = {}
-        self._auth: aiohttp.BasicAuth | None = None
-        if token:
-            self._headers["Authorization"] = f"Token {token}"
-        elif username:
-            self._auth = aiohttp.BasicAuth(username, password or "")
+    def __init__(self, target: InfluxTarget, *, timeout_s: float = DEFAULT_WRITE_TIMEOUT_S) -> None:
+        self.target = target
+        self._params = {"db": target.database, "precision": "ns"}
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(
-            timeout=self._timeout, headers=self._headers, auth=self._auth
-        )
+        self._session = aiohttp.ClientSession(timeout=self._timeout, headers=self.target.headers())
         try:
             await self.create_database()
         except InfluxUnavailable as exc:
             # Not fatal: the first write retries until InfluxDB answers, and creates it on 404.
-            log.warning("influxdb not reachable at start url=%r error=%r", self.url, str(exc))
+            url = self.target.redact(self.target.url)
+            log.warning("influxdb not reachable at start url=%r error=%r", url, str(exc))
 
     async def close(self) -> None:
         if self._session is not None:
@@ -60,34 +48,37 @@ class V1Writer:
     async def create_database(self) -> None:
         """``CREATE DATABASE`` (1.x; idempotent). 2.x/3.x answer an error, which is ignored."""
         session = self._require_session()
-        query = f'CREATE DATABASE "{self.database.replace(chr(34), "")}"'
+        statement = f"CREATE DATABASE {quote_identifier(self.target.database)}"
         try:
-            async with session.post(f"{self.url}/query", data={"q": query}) as resp:
+            async with session.post(f"{self.target.url}/query", data={"q": statement}) as resp:
                 if resp.status >= 500:
                     raise InfluxUnavailable(f"HTTP {resp.status} creating the database")
                 if resp.status >= 400:
                     log.info("create database answered HTTP %d (not 1.x?)", resp.status)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise InfluxUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            raise InfluxUnavailable(self._describe(exc)) from exc
 
     async def write(self, lines: list[str]) -> None:
         session = self._require_session()
         body = "\n".join(lines).encode()
         try:
             async with session.post(
-                f"{self.url}/write", params=self._params, data=body, headers=_TEXT
+                f"{self.target.url}/write", params=self._params, data=body, headers=_TEXT
             ) as resp:
                 if resp.status == 204 or resp.status == 200:
                     return
-                text = (await resp.text())[:500]
+                text = self.target.redact((await resp.text())[:MAX_ERROR_CHARS])
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise InfluxUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            raise InfluxUnavailable(self._describe(exc)) from exc
         if resp.status == 404 and "database not found" in text:
             await self.create_database()
             raise InfluxUnavailable("database not found; created it")
-        if resp.status >= 500 or resp.status in _RETRY_4XX:
+        if retryable(resp.status):
             raise InfluxUnavailable(f"HTTP {resp.status}: {text}")
         raise InfluxRejected(resp.status, text)
+
+    def _describe(self, exc: BaseException) -> str:
+        return self.target.redact(f"{type(exc).__name__}: {exc}")
 
     def _require_session(self) -> aiohttp.ClientSession:
         if self._session is None:

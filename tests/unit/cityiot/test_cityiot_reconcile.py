@@ -1,0 +1,85 @@
+"""The reconciliation's catalogue comes from the schemas and matches what streams writes."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from cityiot.reconcile import (
+    CHANNEL_MEASUREMENTS,
+    STATUS_MEASUREMENT,
+    UNKNOWN_DISTRICT,
+    Stored,
+    compare,
+)
+from schemas import Channel
+from schemas.topic import CHANNELS_BY_FACILITY
+from simulator.truth import Truth
+from streams.measurements import MEASUREMENTS
+from streams.points import UNKNOWN
+
+
+def test_reconcile_catalogue_covers_every_channel() -> None:
+    """Every facility/channel the topic grammar allows is reconciled (status all together)."""
+    expected = {
+        f"{facility}/{channel}"
+        for facility, channels in CHANNELS_BY_FACILITY.items()
+        for channel in channels
+        if channel is not Channel.STATUS
+    }
+    assert set(CHANNEL_MEASUREMENTS) == expected
+
+
+def test_reconcile_measurements_are_the_raw_ones_streams_writes() -> None:
+    """Each kind streams writes a raw point for is counted, under the name streams gives it."""
+    assert {*CHANNEL_MEASUREMENTS.values(), STATUS_MEASUREMENT} == set(MEASUREMENTS)
+    assert UNKNOWN_DISTRICT == UNKNOWN
+
+
+def _truth(valid_by_channel: dict[str, int]) -> Truth:
+    return Truth(
+        seed=1,
+        devices=2,
+        bad_ratio=0.0,
+        nmea_ratio=0.0,
+        published=sum(valid_by_channel.values()),
+        valid=sum(valid_by_channel.values()),
+        rejected=0,
+        valid_by_channel=valid_by_channel,
+        nmea_positions=0,
+        rejected_by_reason={},
+        sales=[],
+        dropoffs=[],
+        positions=[],
+        statuses=[],
+        seq={},
+    )
+
+
+def _stored(points: dict[str, int], statuses: int) -> Stored:
+    return Stored(
+        points=points,
+        statuses=statuses,
+        sales={},
+        sales_1m={},
+        dropoffs={},
+        dropoffs_1m={},
+        positions={},
+    )
+
+
+def test_compare_counts_a_missing_raw_point_as_lost() -> None:
+    """A sale storage lacks is lost; statuses of every facility are counted together."""
+    truth = _truth({"vending/event": 3, "vending/status": 1, "mobility/status": 1})
+    result = compare(truth, _stored({"vending_sale": 2}, statuses=2), Counter())
+    assert result.lost == 1
+    assert [(c.name, c.expected, c.actual) for c in result.mismatches] == [
+        ("points vending_sale", 3, 2)
+    ]
+    assert not result.exact
+
+
+def test_compare_exact_when_storage_holds_the_truth() -> None:
+    """Every raw point stored and every status: nothing lost, exact."""
+    truth = _truth({"recycling/telemetry": 4, "recycling/status": 2})
+    result = compare(truth, _stored({"recycling_telemetry": 4}, statuses=2), Counter())
+    assert (result.lost, result.stored, result.exact) == (0, 6, True)
