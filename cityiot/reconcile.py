@@ -247,7 +247,14 @@ def read_stored(target: InfluxTarget) -> Stored:
 
 
 def count_deadletters(bootstrap: str, topic: str, *, timeout_s: float = 30.0) -> Counter[str]:
-    """Dead-letter records per reason, read from the start of every partition until quiet."""
+    """Distinct dead letters per reason, read from the start of every partition until quiet.
+
+    Dead letters are at-least-once, like everything the collector forwards: a collector that
+    dies after Kafka took a record and before its PUBACK reached the broker gets the message
+    again, and dead-letters it again. Valid messages are deduplicated downstream by device and
+    seq; a dead letter's identity is what was received, its topic and bytes, so a repeat of
+    both counts once here (the same rule: identical bytes on one topic are one message).
+    """
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -257,6 +264,7 @@ def count_deadletters(bootstrap: str, topic: str, *, timeout_s: float = 30.0) ->
         }
     )
     reasons: Counter[str] = Counter()
+    seen: set[tuple[str, ...]] = set()
     try:
         metadata = consumer.list_topics(topic, timeout=10)
         partitions = metadata.topics[topic].partitions if topic in metadata.topics else {}
@@ -271,7 +279,19 @@ def count_deadletters(bootstrap: str, topic: str, *, timeout_s: float = 30.0) ->
                     break
                 continue
             quiet_since = time.monotonic()
-            reasons[json.loads(msg.value() or b"{}").get("reason", "unreadable")] += 1
+            record = json.loads(msg.value() or b"{}")
+            identity = _deadletter_identity(record, msg.value() or b"")
+            if identity in seen:
+                continue
+            seen.add(identity)
+            reasons[record.get("reason", "unreadable")] += 1
     finally:
         consumer.close()
     return reasons
+
+
+def _deadletter_identity(record: dict[str, Any], raw: bytes) -> tuple[str, ...]:
+    """A collector dead letter is its MQTT topic and bytes; any other record is itself."""
+    if record.get("source", "collector") == "collector" and "payload_b64" in record:
+        return ("collector", str(record.get("topic")), str(record["payload_b64"]))
+    return ("record", raw.decode("utf-8", "replace"))

@@ -84,6 +84,7 @@ def create_app(settings: Settings) -> StreamsApp:
     )
     # Faust has no setting for it (streams/faust_private.py); read when the consumer is created.
     app.fetch_max_wait_ms = s.fetch_max_wait_ms
+    app.fetch_min_bytes = s.fetch_min_bytes
     # The events, as bytes: decoded by the schemas' Envelope in the handler, nothing else.
     events = app.topic(settings.kafka.events_topic, key_serializer="raw", value_serializer="raw")
     # Read (into `deadletters` points) and written (records the sink or decoding rejects).

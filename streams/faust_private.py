@@ -21,14 +21,18 @@ their effects are durable; Faust commits acked offsets only. Records are tracked
 (``track_message``) before the handler runs, so a rebalance waits for an unfinished batch
 instead of handing its partitions away mid-batch.
 
-**Fetch wait** (:class:`FetchWaitConsumerThread`). A Kafka fetch returns when
-``fetch.min.bytes`` (1) is there or after ``fetch.max.wait.ms``. Apache Kafka answers as soon as
-data arrives; the local broker (Tansu) holds the fetch for the full wait, so with Faust's 1500 ms
-the worker saw a batch only every ~1.5 s and end-to-end p99 could not get under 2 s
-(streams/README.md, "Fetch wait"). Faust has no setting for it: its
-``AIOKafkaConsumerThread._create_worker_consumer`` passes ``fetch_max_wait_ms=1500`` to
-``aiokafka.AIOKafkaConsumer``. The thread below lets Faust build that consumer as usual, then
-replaces the one value before ``start()`` hands it to aiokafka's ``Fetcher``.
+**Fetch limits** (:class:`FetchWaitConsumerThread`). A Kafka fetch returns when
+``fetch.min.bytes`` are there or after ``fetch.max.wait.ms``. With Faust's values (1 byte,
+1500 ms) Apache Kafka answers as soon as one record arrives: at 1,000 msg/s the worker ran
+thousands of batches of a few events each, and the fixed cost of a batch (an InfluxDB write, a
+changelog flush) dominated; Tansu holds every fetch for the full wait instead, so with 1500 ms
+end-to-end p99 could not get under 2 s (streams/README.md, "Fetch limits"). A fetch that waits
+for ``fetch_min_bytes`` or ``fetch_max_wait_ms``, whichever comes first, batches by size and
+time the way Kafka's producers do: few batches when quiet, full ones when busy. Faust has no
+setting for either: its ``AIOKafkaConsumerThread._create_worker_consumer`` passes
+``fetch_max_wait_ms=1500`` to ``aiokafka.AIOKafkaConsumer`` and leaves ``fetch_min_bytes`` at 1.
+The thread below lets Faust build that consumer as usual, then replaces the two values before
+``start()`` hands them to aiokafka's ``Fetcher``.
 
 Private names used, and why:
 
@@ -48,10 +52,10 @@ Private names used, and why:
 - ``Service._stopped`` (mode, an ``asyncio.Event``): the consumer's and the fetcher's stop flags,
   polled by the drain loop as Faust's own loop does.
 - ``AIOKafkaConsumerThread._create_worker_consumer(transport)``, overridden: builds the aiokafka
-  consumer; ours sets its fetch wait.
-- ``AIOKafkaConsumer._fetch_max_wait_ms`` (aiokafka, int): where ``__init__`` keeps the fetch wait
-  until ``start()`` passes it to the ``Fetcher``; ``AIOKafkaConsumer._fetcher`` (None until
-  ``start()``): to refuse a change once started.
+  consumer; ours sets its fetch limits.
+- ``AIOKafkaConsumer._fetch_max_wait_ms``, ``AIOKafkaConsumer._fetch_min_bytes`` (aiokafka, int):
+  where ``__init__`` keeps the fetch limits until ``start()`` passes them to the ``Fetcher``;
+  ``AIOKafkaConsumer._fetcher`` (None until ``start()``): to refuse a change once started.
 
 Internal modules imported: ``faust.transport.consumer`` (``CONSUMER_FETCHING``, the diagnostic
 flag Faust's loop sets) and ``faust.transport.drivers.aiokafka`` (``Consumer``,
@@ -80,43 +84,53 @@ __all__ = [
     "FetchWaitConsumerThread",
     "StreamsApp",
     "processed_offset",
-    "set_fetch_max_wait",
+    "set_fetch_limits",
 ]
 
 BatchHandler = Callable[[list[Any]], Awaitable[None]]
 
 #: What Faust 0.15.3 passes (tests check it still does, so a change there is noticed).
 FAUST_FETCH_MAX_WAIT_MS = 1500
-# aiokafka.AIOKafkaConsumer.__init__ stores fetch_max_wait_ms here; start() passes it to Fetcher.
+# aiokafka.AIOKafkaConsumer.__init__ stores the fetch limits here; start() passes them to Fetcher.
 _FETCH_WAIT_ATTR = "_fetch_max_wait_ms"
+_FETCH_MIN_ATTR = "_fetch_min_bytes"
 
 
 # -- fetch wait ------------------------------------------------------------------------------
-def set_fetch_max_wait(consumer: aiokafka.AIOKafkaConsumer, ms: int) -> None:
-    """Set a not yet started aiokafka consumer's fetch wait; fail loudly if aiokafka changed."""
+def set_fetch_limits(
+    consumer: aiokafka.AIOKafkaConsumer, *, max_wait_ms: int, min_bytes: int | None = None
+) -> None:
+    """Set a not yet started aiokafka consumer's fetch limits; fail loudly if aiokafka changed."""
     if getattr(consumer, "_fetcher", None) is not None:
-        raise RuntimeError("fetch wait set after the aiokafka consumer started")
-    if not isinstance(getattr(consumer, _FETCH_WAIT_ATTR, None), int):
-        raise RuntimeError(
-            f"aiokafka.AIOKafkaConsumer has no int {_FETCH_WAIT_ATTR}: its internals changed, "
-            "see streams/faust_private.py"
-        )
-    setattr(consumer, _FETCH_WAIT_ATTR, ms)
+        raise RuntimeError("fetch limits set after the aiokafka consumer started")
+    for attr in (_FETCH_WAIT_ATTR, _FETCH_MIN_ATTR):
+        if not isinstance(getattr(consumer, attr, None), int):
+            raise RuntimeError(
+                f"aiokafka.AIOKafkaConsumer has no int {attr}: its internals changed, "
+                "see streams/faust_private.py"
+            )
+    setattr(consumer, _FETCH_WAIT_ATTR, max_wait_ms)
+    if min_bytes is not None:
+        setattr(consumer, _FETCH_MIN_ATTR, min_bytes)
 
 
 class FetchWaitConsumerThread(AIOKafkaConsumerThread):
-    """Faust's aiokafka consumer thread, with the worker consumer's fetch wait from
-    ``consumer.fetch_max_wait_ms`` (None: Faust's own 1500 ms)."""
+    """Faust's aiokafka consumer thread, with the worker consumer's fetch limits from
+    ``consumer.fetch_max_wait_ms`` and ``consumer.fetch_min_bytes`` (None: Faust's own)."""
 
     def _create_worker_consumer(self, transport: Transport) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         ms: Any = getattr(self.consumer, "fetch_max_wait_ms", None)
-        if ms is not None:
-            set_fetch_max_wait(consumer, int(ms))
+        min_bytes: Any = getattr(self.consumer, "fetch_min_bytes", None)
+        if ms is not None or min_bytes is not None:
+            set_fetch_limits(
+                consumer,
+                max_wait_ms=int(ms) if ms is not None else FAUST_FETCH_MAX_WAIT_MS,
+                min_bytes=int(min_bytes) if min_bytes is not None else None,
+            )
         return consumer
 
 
-# -- batches ---------------------------------------------------------------------------------
 class BatchConsumer(AIOKafkaConsumer):
     """aiokafka consumer whose hot topics are drained a fetch at a time."""
 
@@ -124,6 +138,8 @@ class BatchConsumer(AIOKafkaConsumer):
     batch_handler: BatchHandler | None = None
     #: The aiokafka consumer's fetch wait (None: Faust's 1500 ms).
     fetch_max_wait_ms: int | None = None
+    #: The aiokafka consumer's fetch.min.bytes (None: aiokafka's 1).
+    fetch_min_bytes: int | None = None
 
     def _new_consumer_thread(self) -> FetchWaitConsumerThread:
         # Faust's hook for the consumer thread; the thread reads fetch_max_wait_ms when it
@@ -184,8 +200,9 @@ class StreamsApp(faust.App):
     #: Topics drained a fetch at a time, and their handler (set before the worker starts).
     batch_topics: frozenset[str] = frozenset()
     batch_handler: BatchHandler | None = None
-    #: The worker consumer's fetch wait (set by ``create_app``; None: Faust's 1500 ms).
+    #: The worker consumer's fetch limits (set by ``create_app``; None: Faust's).
     fetch_max_wait_ms: int | None = None
+    fetch_min_bytes: int | None = None
 
     def _new_consumer(self) -> BatchConsumer:
         consumer = BatchConsumer(
@@ -199,6 +216,7 @@ class StreamsApp(faust.App):
         consumer.batch_topics = self.batch_topics
         consumer.batch_handler = self.batch_handler
         consumer.fetch_max_wait_ms = self.fetch_max_wait_ms
+        consumer.fetch_min_bytes = self.fetch_min_bytes
         return consumer
 
 

@@ -34,16 +34,24 @@ class StreamSettings(BaseModel):
         "processed, written to InfluxDB and persisted together. A fetch returns what is there "
         "after at most fetch_max_wait_ms, so a quiet stream makes small, prompt batches.",
     )
+    # 500 ms and 1 MiB: at 1,000 msg/s (~600 KB/s of envelopes) a batch every half second, at
+    # 6,000 msg/s one every ~0.2 s; fewer, fuller batches cost less CPU per event (a batch has a
+    # fixed cost: one InfluxDB write, one changelog flush), and half a second stays well inside
+    # the 2 s end-to-end budget (streams/README.md, "Fetch limits").
     fetch_max_wait_ms: int = Field(
-        250,
+        500,
         ge=1,
         le=30_000,
-        description="Longest a Kafka fetch waits for records (aiokafka fetch_max_wait_ms; Faust "
-        "hard-codes 1500). Lower: lower latency, more fetch requests (one per wait while "
-        "idle; smaller batches cost more CPU per event). Tansu tends to hold a fetch for the "
-        "whole wait even when records arrive, so there this sets the batch cadence and a floor "
-        "under end-to-end latency (1500: p99 > 2 s); Apache Kafka answers as soon as records "
-        "arrive. Measurements: streams/README.md, 'Fetch wait'.",
+        description="Longest a Kafka fetch waits for fetch_min_bytes of records; milliseconds "
+        "(aiokafka fetch_max_wait_ms; Faust hard-codes 1500). Lower: lower latency, more and "
+        "smaller batches (more CPU per event).",
+    )
+    fetch_min_bytes: int = Field(
+        1024 * 1024,
+        ge=1,
+        description="Bytes a Kafka fetch waits for before it returns (or fetch_max_wait_ms "
+        "passes); bytes (aiokafka fetch_min_bytes; Faust leaves 1). 1 answers at the first "
+        "record: tiny batches whose fixed cost dominates at low rates.",
     )
     max_fetch_bytes: int = Field(
         8 * 1024 * 1024,

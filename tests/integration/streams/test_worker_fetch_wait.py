@@ -27,7 +27,11 @@ RATE = 100  # msg/s: records keep arriving, so every fetch has something to retu
 
 def test_started_worker_consumer_fetcher_uses_the_setting(stream_settings: Settings) -> None:
     settings = stream_settings.model_copy(
-        update={"stream": stream_settings.stream.model_copy(update={"fetch_max_wait_ms": 150})}
+        update={
+            "stream": stream_settings.stream.model_copy(
+                update={"fetch_max_wait_ms": 150, "fetch_min_bytes": 4096}
+            )
+        }
     )
     ensure_topics(settings)
 
@@ -40,6 +44,7 @@ def test_started_worker_consumer_fetcher_uses_the_setting(stream_settings: Setti
         try:
             assert aio._fetcher is not None
             assert aio._fetcher._fetch_max_wait_ms == 150
+            assert aio._fetcher._fetch_min_bytes == 4096
         finally:
             await aio.stop()
 

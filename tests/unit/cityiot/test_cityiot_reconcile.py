@@ -83,3 +83,16 @@ def test_compare_exact_when_storage_holds_the_truth() -> None:
     truth = _truth({"recycling/telemetry": 4, "recycling/status": 2})
     result = compare(truth, _stored({"recycling_telemetry": 4}, statuses=2), Counter())
     assert (result.lost, result.stored, result.exact) == (0, 6, True)
+
+
+def test_reconcile_deadletter_identity_is_topic_and_bytes() -> None:
+    """A redelivered message dead-lettered twice (another receive time) is one dead letter."""
+    from cityiot.reconcile import _deadletter_identity
+
+    first = {"reason": "bad_json", "topic": "city/x", "payload_b64": "e30=", "received_at": "a"}
+    again = {**first, "received_at": "b", "collector_id": "other"}
+    other = {**first, "payload_b64": "e2E=", "received_at": "a"}
+    streams = {"source": "streams", "reason": "influx_rejected", "app_id": "w"}
+    assert _deadletter_identity(first, b"1") == _deadletter_identity(again, b"2")
+    assert _deadletter_identity(first, b"1") != _deadletter_identity(other, b"1")
+    assert _deadletter_identity(streams, b"x") != _deadletter_identity(streams, b"y")

@@ -68,6 +68,7 @@ EVERY_FIELD = {
         "allowed_lateness_s": 5,
         "batch_max_events": 7,
         "fetch_max_wait_ms": 99,
+        "fetch_min_bytes": 512,
         "max_fetch_bytes": 2048,
         "commit_interval_s": 0.25,
         "rebalance_timeout_s": 5.0,

@@ -61,7 +61,7 @@ def test_settings_reference_lists_every_variable_once() -> None:
 def test_settings_reference_row_gives_type_default_and_secret() -> None:
     """A row reads: variable, type with its bounds, default as the environment spells it, secret."""
     text = configuration_reference()
-    assert "| `CITYIOT_COLLECTOR_MAX_IN_FLIGHT` | integer, ≥ 1, ≤ 65535 | `1000` | no |" in text
+    assert "| `CITYIOT_COLLECTOR_MAX_IN_FLIGHT` | integer, ≥ 1, ≤ 65535 | `10000` | no |" in text
     assert "| `CITYIOT_COLLECTOR_IDEMPOTENT_PRODUCER` | boolean | `true` | no |" in text
     assert "| `CITYIOT_MQTT_PASSWORD` | string | none | yes |" in text
     assert "| `CITYIOT_RUN_DIR` | path | `.cityiot` | no |" in text

@@ -191,6 +191,14 @@ ATTRIBUTES = [
     ),
     Attribute(
         "aiokafka",
+        "AIOKafkaConsumer._fetch_min_bytes",
+        lambda _: _aiokafka_consumer(),
+        "_fetch_min_bytes",
+        lambda v: isinstance(v, int),
+        "an int (bytes)",
+    ),
+    Attribute(
+        "aiokafka",
         "AIOKafkaConsumer._fetcher",
         lambda _: _aiokafka_consumer(),
         "_fetcher",

@@ -18,7 +18,7 @@ from streams.faust_private import (
     FAUST_FETCH_MAX_WAIT_MS,
     BatchConsumer,
     FetchWaitConsumerThread,
-    set_fetch_max_wait,
+    set_fetch_limits,
 )
 
 
@@ -74,20 +74,22 @@ def test_aiokafka_stores_the_wait_where_we_set_it() -> None:
     consumer = asyncio.run(build())
     assert consumer._fetch_max_wait_ms == 321
     assert consumer._fetcher is None
-    set_fetch_max_wait(consumer, 77)
+    set_fetch_limits(consumer, max_wait_ms=77, min_bytes=2048)
     assert consumer._fetch_max_wait_ms == 77
+    assert consumer._fetch_min_bytes == 2048
 
 
-def test_set_fetch_max_wait_fails_loudly() -> None:
+def test_set_fetch_limits_fails_loudly() -> None:
     class Changed:
         _fetcher = None
 
     with pytest.raises(RuntimeError, match="internals changed"):
-        set_fetch_max_wait(Changed(), 100)  # type: ignore[arg-type]
+        set_fetch_limits(Changed(), max_wait_ms=100)  # type: ignore[arg-type]
 
     class Started:
         _fetcher = object()
         _fetch_max_wait_ms = 1500
+        _fetch_min_bytes = 1
 
     with pytest.raises(RuntimeError, match="after the aiokafka consumer started"):
-        set_fetch_max_wait(Started(), 100)  # type: ignore[arg-type]
+        set_fetch_limits(Started(), max_wait_ms=100)  # type: ignore[arg-type]
