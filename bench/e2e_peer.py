@@ -77,8 +77,11 @@ class PeerRun:
         try:
             influx.execute(f"CREATE DATABASE {quote_identifier(database)}")
             red.start()
-            pids = {"mosquitto": servers["mqtt"], "node-red": red.pid}
-            pids["influxd"] = servers["influxdb"]
+            pids = {
+                "mosquitto": servers["mqtt"],
+                "node-red": red.pid,
+                "influxd": servers["influxdb"],
+            }
             self._warm_up(red)
             series.idle = self._idle(red, pids, idle_s)
             for rate in rates:
@@ -168,6 +171,7 @@ class PeerRun:
         )
 
 
+# -- the report --------------------------------------------------------------------------------
 def line(step: Step) -> str:
     """One step of the peer, printed as it ends."""
     cpu = "  ".join(f"{k} {v:.0f}" for k, v in step.cpu_us.items())
@@ -193,6 +197,24 @@ def _kept(steps: list[Step]) -> tuple[float, float]:
     return met, kept
 
 
+def _peer_steps(steps: list[Step]) -> None:
+    """The peer's own figures, one row per step."""
+    cols = " | ".join(f"{p} µs/msg" for p in PROCESSES)
+    print(
+        "| publisher | offered msg/s | sent msg/s | end-to-end msg/s | p50 ms | p99 ms | max ms "
+        f"| published | lost | {cols} | cores busy | peak RSS MB | load avg | |"
+    )
+    print("|---|" + "--:|" * (10 + len(PROCESSES)) + "---|---|")
+    for s in steps:
+        cells = " | ".join(f"{s.cpu_us[p]:,.0f}" for p in PROCESSES)
+        print(
+            f"| {s.publisher} | {s.offered:,.0f} | {s.sent_rate:,.0f} | {s.e2e_rate:,.0f} "
+            f"| {s.p50 * 1e3:,.0f} | {s.p99 * 1e3:,.0f} | {s.worst * 1e3:,.0f} "
+            f"| {s.published:,} | {s.lost:,} | {cells} | {s.cores_busy:.2f} "
+            f"| {s.rss_mb:,.0f} | {s.load} | {s.verdict} |"
+        )
+
+
 def report(peers: list[tuple[list[Step], PeerSeries]]) -> None:
     """The peer's steps, ratio = cityiot / Node-RED per publisher and step, and the summary:
     ``peers`` pairs each cityiot series' steps with the peer's series (none: --no-peer)."""
@@ -205,24 +227,12 @@ def report(peers: list[tuple[list[Step], PeerSeries]]) -> None:
         "(one point per message) → influxdb batch (v1.x), run after each cityiot series; "
         "visibility from the flow's count of points InfluxDB accepted. CPU µs/msg less idle.\n"
     )
-    cols = " | ".join(f"{p} µs/msg" for p in PROCESSES)
-    print(
-        "| publisher | offered msg/s | sent msg/s | end-to-end msg/s | p50 ms | p99 ms | max ms "
-        f"| published | lost | {cols} | cores busy | peak RSS MB | load avg | |"
-    )
-    print("|---|" + "--:|" * (10 + len(PROCESSES)) + "---|---|")
-    for _, peer in peers:
-        for s in peer.steps:
-            cells = " | ".join(f"{s.cpu_us[p]:,.0f}" for p in PROCESSES)
-            print(
-                f"| {s.publisher} | {s.offered:,.0f} | {s.sent_rate:,.0f} | {s.e2e_rate:,.0f} "
-                f"| {s.p50 * 1e3:,.0f} | {s.p99 * 1e3:,.0f} | {s.worst * 1e3:,.0f} "
-                f"| {s.published:,} | {s.lost:,} | {cells} | {s.cores_busy:.2f} "
-                f"| {s.rss_mb:,.0f} | {s.load} | {s.verdict} |"
-            )
+    if any(peer.steps for _, peer in peers):
+        _peer_steps([s for _, peer in peers for s in peer.steps])
     for _, peer in peers:
         if peer.error is not None:
-            print(f"\n{peer.name}: peer not measured: {peer.error}")
+            state = "stopped" if peer.steps else "not measured"
+            print(f"\n{peer.name}: Node-RED {state}: {peer.error}")
     print(
         "\n### ratio = cityiot / Node-RED, per publisher and step\n\n"
         "End-to-end rate: above 1, cityiot stored more per second. Pipeline CPU µs/msg (cityiot: "

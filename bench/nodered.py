@@ -33,6 +33,7 @@ from schemas import Facility
 NODE_RED_VERSION = "4.1.8"
 INFLUXDB_NODES_VERSION = "0.7.0"
 PACKAGES = (f"node-red@{NODE_RED_VERSION}", f"node-red-contrib-influxdb@{INFLUXDB_NODES_VERSION}")
+MIN_NODE = 18  # Node-RED 4's engines field
 # A cold npm cache downloads ~280 packages (~100 MB): a minute on a slow link.
 NPM_TIMEOUT_S = 600.0
 # The join node's batch, as a Node-RED deployment would size it for InfluxDB.
@@ -60,17 +61,24 @@ def ensure_installed() -> Path:
     """``red.js`` of the pinned Node-RED, installed with npm on first use.
 
     Raises:
-        NodeRedUnavailable: node or npm is missing, or npm failed.
+        NodeRedUnavailable: node is missing or too old, npm is missing (to install), or failed.
     """
+    if shutil.which("node") is None:
+        raise NodeRedUnavailable(f"node not found on PATH (Node.js ≥ {MIN_NODE} runs Node-RED 4.1)")
+    version = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False)
+    major = version.stdout.strip().lstrip("v").split(".")[0]
+    if not major.isdigit() or int(major) < MIN_NODE:
+        raise NodeRedUnavailable(
+            f"node {version.stdout.strip()!r}: Node-RED 4.1 needs ≥ {MIN_NODE}"
+        )
     root = cache_dir()
     red = root / "node_modules" / "node-red" / "red.js"
     marker = root / ".complete"
     spec = " ".join(PACKAGES)
     if marker.exists() and marker.read_text() == spec and red.exists():
         return red
-    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-    if missing:
-        raise NodeRedUnavailable(f"{' and '.join(missing)} not found on PATH (Node.js ≥ 18 needed)")
+    if shutil.which("npm") is None:
+        raise NodeRedUnavailable(f"npm not found on PATH (it installs {spec} once)")
     root.mkdir(parents=True, exist_ok=True)
     # Its own package.json, so npm installs here rather than into an enclosing project.
     (root / "package.json").write_text('{"name": "cityiot-bench-node-red", "private": true}\n')
@@ -153,8 +161,8 @@ def flow(
         outputs = [_id(w) for w in wires]
         return {"id": _id(name), "type": kind, "z": tab, "wires": [outputs], **config}
 
-    def function(node_id: str, code: str, wires: list[str]) -> dict[str, Any]:
-        return node(node_id, "function", wires, func=code, outputs=1, noerr=0, libs=[])
+    def function(name: str, code: str, wires: list[str]) -> dict[str, Any]:
+        return node(name, "function", wires, func=code, outputs=1, noerr=0, libs=[])
 
     return [
         {"id": tab, "type": "tab", "label": "cityiot bench peer"},
@@ -270,18 +278,22 @@ class NodeRed:
         (self.user_dir / "flows.json").write_text(json.dumps(self.flow_nodes, indent=1))
         cmd = ["node", str(self.red_js), "--userDir", str(self.user_dir), "--port", str(self.port)]
         cmd += ["--settings", str(self.user_dir / "settings.js"), "flows.json"]
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
-            )
+        with self.log.open("wb") as log:  # fresh: its "Connected" line is the signal below
+            try:
+                self.proc = subprocess.Popen(
+                    cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
+                )
+            except OSError as exc:  # node gone since ensure_installed
+                raise NodeRedUnavailable(f"cannot start node: {exc}") from exc
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while "Connected to broker" not in self.log.read_text(errors="replace"):
+        while "Connected to broker" not in self.log.read_text(errors="replace") or (
+            self.stored() is None
+        ):
             self.check()
             if time.monotonic() > deadline:
-                raise NodeRedUnavailable(f"Node-RED not connected after {STARTUP_TIMEOUT_S:.0f} s")
-            time.sleep(0.2)
-        while self.stored() is None:
-            self.check()
+                raise NodeRedUnavailable(
+                    f"Node-RED not ready after {STARTUP_TIMEOUT_S:.0f} s; log: {self.log}"
+                )
             time.sleep(0.2)
         time.sleep(SUBSCRIBE_SETTLE_S)
 
