@@ -251,9 +251,10 @@ def count_deadletters(bootstrap: str, topic: str, *, timeout_s: float = 30.0) ->
 
     Dead letters are at-least-once, like everything the collector forwards: a collector that
     dies after Kafka took a record and before its PUBACK reached the broker gets the message
-    again, and dead-letters it again. Valid messages are deduplicated downstream by device and
-    seq; a dead letter's identity is what was received, its topic and bytes, so a repeat of
-    both counts once here (the same rule: identical bytes on one topic are one message).
+    again (the broker sets the DUP flag), and dead-letters it again. Valid messages are
+    deduplicated downstream by device and seq; a dead letter marked ``redelivered`` whose topic
+    and bytes repeat an earlier record's is that message again and counts once here. Identical
+    bytes without the flag are another message (a device may send the same garbage twice).
     """
     consumer = Consumer(
         {
@@ -281,7 +282,7 @@ def count_deadletters(bootstrap: str, topic: str, *, timeout_s: float = 30.0) ->
             quiet_since = time.monotonic()
             record = json.loads(msg.value() or b"{}")
             identity = _deadletter_identity(record, msg.value() or b"")
-            if identity in seen:
+            if record.get("redelivered") and identity in seen:
                 continue
             seen.add(identity)
             reasons[record.get("reason", "unreadable")] += 1

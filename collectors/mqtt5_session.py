@@ -47,6 +47,8 @@ CONNECT_TIMEOUT_S = 10.0
 # A write that cannot complete for this long means a dead connection (the kernel buffer is full
 # and the broker reads nothing): reconnect rather than block the loop.
 SEND_TIMEOUT_S = 10.0
+# After DISCONNECT, how long to wait for the broker to close the connection.
+CLOSE_TIMEOUT_S = 2.0
 _SUBSCRIBE_ID = 1
 
 # (message, packet id, QoS, connection generation)
@@ -143,6 +145,7 @@ class Mqtt5Session:
         self.flush()
         with contextlib.suppress(SessionLost):
             self._send(mqtt5.DisconnectPacket().write())
+            self._drain_until_closed()
         self._close()
         self._generation += 1
         self._connected = False
@@ -231,6 +234,30 @@ class Mqtt5Session:
             )
         self._next_attempt = time.monotonic() + self._delay
 
+    def _drain_until_closed(self) -> None:
+        """Wait for the broker to close after DISCONNECT, reading what it still sends.
+
+        Closing with unread bytes in our receive buffer makes the kernel send a reset, and the
+        broker may then drop what it had not read yet: the last PUBACKs, whose messages it
+        would send again.
+        """
+        sock = self._sock
+        assert sock is not None
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + CLOSE_TIMEOUT_S
+        while (left := deadline - time.monotonic()) > 0:
+            readable, _, _ = select.select([sock], [], [], left)
+            if not readable:
+                return
+            try:
+                if not sock.recv(RECV_BYTES):
+                    return  # the broker closed: everything we sent was read
+            except (BlockingIOError, ssl.SSLWantReadError):
+                continue
+            except OSError:
+                return
+
     def _close(self) -> None:
         if self._sock is not None:
             with contextlib.suppress(OSError):
@@ -317,7 +344,9 @@ class Mqtt5Session:
                 raise SessionLost(f"malformed packet from the broker: {_describe(exc)}") from None
             offset += used
             if type(packet) is publish:
-                inbound = Inbound(packet.topic, packet.payload, received_at, monotonic)
+                inbound = Inbound(
+                    packet.topic, packet.payload, received_at, monotonic, packet.duplicate
+                )
                 deliveries.append((inbound, packet.packet_id or 0, int(packet.qos), generation))
             else:
                 self._control(packet)

@@ -221,5 +221,7 @@ class MqttSource:
         except UnicodeDecodeError:
             # Brokers refuse such topics; if one slips through it is dead-lettered, not dropped.
             topic = msg._topic.decode("utf-8", "replace")
-        inbound = Inbound(topic, bytes(msg.payload), datetime.now(UTC), time.monotonic())
+        inbound = Inbound(
+            topic, bytes(msg.payload), datetime.now(UTC), time.monotonic(), bool(msg.dup)
+        )
         self._handler(inbound, msg.mid, msg.qos, self._generation)

@@ -43,6 +43,8 @@ class Inbound(NamedTuple):
     payload: bytes
     received_at: datetime  # timezone-aware wall-clock time (goes into the records)
     monotonic: float  # seconds on a monotonic clock (drives the rate limit)
+    # The broker's DUP flag: it sent this message before (to a collector that died unacked).
+    redelivered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +164,7 @@ class Pipeline:
             payload_limit=self.deadletter_payload_limit,
             collector_id=self.collector_id,
             received_at=msg.received_at,
+            redelivered=msg.redelivered,
         )
         key = device_id if device_id is not None else msg.topic
         return Routed("deadletter", key.encode(), record.model_dump_json().encode(), exc.reason)

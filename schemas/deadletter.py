@@ -40,7 +40,14 @@ __all__ = ["DeadLetter", "DeadLetterSource"]
 DeadLetterSource = Literal["collector", "streams"]
 
 # Fields that belong to one writer; the other writer leaves them at their default.
-_COLLECTOR_ONLY = ("field", "device_id", "payload_size", "payload_truncated", "collector_id")
+_COLLECTOR_ONLY = (
+    "field",
+    "device_id",
+    "payload_size",
+    "payload_truncated",
+    "collector_id",
+    "redelivered",
+)
 _STREAMS_ONLY = ("app_id", "line", "status", "partition", "offset")
 _REQUIRED: dict[DeadLetterSource, tuple[str, ...]] = {
     "collector": ("topic", "payload_b64", "payload_size", "collector_id"),
@@ -108,6 +115,12 @@ class DeadLetter(BaseModel):
     collector_id: str | None = Field(
         None, description="The collector replica that rejected it (collector)."
     )
+    redelivered: bool = Field(
+        False,
+        description="The broker delivered the message again (MQTT DUP flag): an earlier "
+        "delivery may have been dead-lettered already, so a record with the same topic and "
+        "payload before it on the topic is this message, not another (collector).",
+    )
     app_id: str | None = Field(None, description="The streams app that rejected it (streams).")
     line: str | None = Field(None, description="The refused line protocol (influx_rejected).")
     status: int | None = Field(None, description="InfluxDB's HTTP status (influx_rejected).")
@@ -170,6 +183,7 @@ class DeadLetter(BaseModel):
         payload_limit: int,
         collector_id: str,
         received_at: datetime,
+        redelivered: bool = False,
     ) -> DeadLetter:
         """A collector's dead letter for one MQTT message, keeping at most ``payload_limit``
         bytes of its payload."""
@@ -186,4 +200,5 @@ class DeadLetter(BaseModel):
             payload_truncated=len(kept) < len(payload),
             collector_id=collector_id,
             received_at=received_at,
+            redelivered=redelivered,
         )

@@ -205,3 +205,18 @@ def test_enrich_equals_model_copy(topic: str, example: str) -> None:
     assert enriched == expected
     assert enriched.model_dump_json() == expected.model_dump_json()
     assert Envelope.model_validate_json(enriched.model_dump_json()) == enriched
+
+
+def test_pipeline_dead_letter_carries_the_redelivered_flag() -> None:
+    """A message the broker sent again (DUP) is marked so, for counting it once."""
+    from datetime import UTC, datetime
+
+    from collectors.pipeline import Inbound, Pipeline
+    from schemas import DeadLetter
+
+    pipeline = Pipeline(collector_id="c1", registry=None, districts=None)
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    for flag in (False, True):
+        routed = pipeline.route(Inbound("city/vending/ubox/VM-1/telemetry", b"{", now, 0.0, flag))
+        assert routed.kind == "deadletter"
+        assert DeadLetter.model_validate_json(routed.value).redelivered is flag

@@ -24,6 +24,7 @@ COLLECTOR_KEYS = {
     "payload_size",
     "payload_truncated",
     "collector_id",
+    "redelivered",
     "received_at",
 }
 
@@ -100,9 +101,14 @@ def test_deadletter_streams_round_trips(letter: DeadLetter) -> None:
     """A worker's record survives JSON and carries none of the collector's fields."""
     data = json.loads(letter.model_dump_json())
     assert data["source"] == "streams"
-    assert not {"field", "device_id", "payload_size", "payload_truncated", "collector_id"} & set(
-        data
-    )
+    assert not {
+        "field",
+        "device_id",
+        "payload_size",
+        "payload_truncated",
+        "collector_id",
+        "redelivered",
+    } & set(data)
     assert DeadLetter.model_validate_json(letter.model_dump_json()) == letter
     assert letter.payload is None
 
