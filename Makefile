@@ -8,6 +8,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian's servers the local runtime starts; mosquitto-clients gives mosquitto_pub for benchmarks,
 # fonts-wqy-microhei the Chinese titles in dashboard snapshots.
 APT_PACKAGES := mosquitto mosquitto-clients influxdb fonts-wqy-microhei
+# The local Apache Kafka runs from its Maven Central jars: a Java 17 runtime and Maven to fetch
+# them (skipped when java and mvn are already on PATH, e.g. a JDK installed another way).
+JAVA_PACKAGE := openjdk-17-jre-headless
 
 .PHONY: demo test lint typecheck pytest system-deps venv clean
 
@@ -32,6 +35,8 @@ system-deps:
 	for pkg in $(APT_PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$pkg"; \
 	done; \
+	command -v java >/dev/null 2>&1 || missing="$$missing $(JAVA_PACKAGE)"; \
+	command -v mvn >/dev/null 2>&1 || missing="$$missing maven"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \

@@ -105,13 +105,17 @@ def up(
         influxdb_port=_port(settings.influxdb.url),
         database=settings.influxdb.database,
         mqtt_auth_dir=settings.mqtt.auth_dir,
+        kafka=settings.kafka.local,
+        kafka_partitions=settings.kafka.partitions,
     )
     stop = threading.Event()
     # Until the process exits: a second Ctrl-C while the pipeline drains changes nothing.
     install_stop_handlers(stop)
     state = servers.start()
     for server in state.servers:
-        console.print(f"ready  {server.name:<9} {server.url:<28} log {server.log}")
+        console.print(
+            f"ready  {server.name:<9} {server.url:<28} {server.kind or '':<13} log {server.log}"
+        )
     run = SimulatorRun(
         devices=devices, rate=rate, duration=duration, seed=seed, bad_ratio=bad_ratio
     )

@@ -11,6 +11,7 @@ keeps its topics across restarts, unlike Tansu's memory-only storage.
 from __future__ import annotations
 
 import base64
+import fcntl
 import os
 import shutil
 import subprocess
@@ -106,6 +107,17 @@ def ensure_jars(version: str = KAFKA_VERSION) -> Path:
     done = root / ".complete"
     if done.exists():
         return lib
+    root.mkdir(parents=True, exist_ok=True)
+    # Two starts at once (a test session beside a benchmark) fetch once: the second waits.
+    with (root / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.exists():
+            return lib
+        return _fetch(root, version)
+
+
+def _fetch(root: Path, version: str) -> Path:
+    lib = root / "lib"
     if shutil.which("java") is None:
         raise ServiceError("kafka", "java not found", fix="apt-get install openjdk-17-jre-headless")
     mvn = shutil.which("mvn")
@@ -113,7 +125,6 @@ def ensure_jars(version: str = KAFKA_VERSION) -> Path:
         raise ServiceError(
             "kafka", "mvn not found (it fetches the broker)", fix="apt-get install maven"
         )
-    root.mkdir(parents=True, exist_ok=True)
     (root / "pom.xml").write_text(_POM.format(kafka=version, log4j=LOG4J_VERSION))
     staging = root / "lib.partial"
     shutil.rmtree(staging, ignore_errors=True)
@@ -152,7 +163,7 @@ def ensure_jars(version: str = KAFKA_VERSION) -> Path:
         )
     shutil.rmtree(lib, ignore_errors=True)
     staging.rename(lib)
-    done.write_text(version + "\n")
+    (root / ".complete").write_text(version + "\n")
     return lib
 
 
