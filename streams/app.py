@@ -115,9 +115,12 @@ def create_app(settings: Settings) -> StreamsApp:
     app.batch_topics = frozenset({settings.kafka.events_topic, settings.kafka.deadletter_topic})
     app.batch_handler = pipeline.handle
     app.on_partitions_revoked.connect(pipeline.on_revoked)
+    app.on_partitions_assigned.connect(pipeline.on_assigned)
     app.timer(settings.alert.tick_interval_s)(pipeline.tick_alerts)
     app.timer(s.health_interval_s)(pipeline.write_health)
     app.timer(s.stats_interval_s)(pipeline.write_stats)
+    if s.summary_interval_s:
+        app.timer(s.summary_interval_s)(pipeline.log_summary)
     return app
 
 
@@ -176,6 +179,7 @@ class Pipeline:
         self.lock = asyncio.Lock()
         self.stats = StatsCounters()
         self._stats_sent = StatsCounters()
+        self._stats_logged = StatsCounters()
         self.instance = s.instance_id or f"{socket.gethostname()}:{s.app_id}"
 
     async def _start_sink(self) -> None:
@@ -308,6 +312,13 @@ class Pipeline:
             METRICS.deadletters.labels(reason=reason).inc()
             log.warning("dead letter reason=%s detail=%r", reason, record.detail[:200])
 
+    async def on_assigned(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Say which partitions of the events topic this worker now owns."""
+        topic = self.settings.kafka.events_topic
+        assigned: Iterable[Any] = args[0] if args else kwargs.get("assigned", ())
+        mine = sorted(tp.partition for tp in assigned if tp.topic == topic)
+        log.info("partitions assigned topic=%s partitions=%s", topic, mine)
+
     async def on_revoked(self, sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         """Forget revoked partitions: if they come back, their state is loaded afresh."""
         topic = self.settings.kafka.events_topic
@@ -359,6 +370,41 @@ class Pipeline:
             )
         )
         await self.sink.write_once(lines)
+
+    # -- the log ---------------------------------------------------------------------------------
+    async def log_summary(self) -> None:
+        """One line a period: what came in and went out since the last one, and the lag."""
+        now = self.stats.copy()
+        now.points_written = self.sink.lines_written
+        now.write_errors = self.sink.write_errors
+        delta = now.minus(self._stats_logged)
+        self._stats_logged = now
+        period = self.settings.stream.summary_interval_s
+        devices = sum(len(p.devices) for p in self.processor.partitions.values())
+        log.info(
+            "summary events=%d rate=%.1f/s duplicates=%d late=%d points=%d write_errors=%d "
+            "deadletters=%d lag=%d partitions=%s devices=%d influxdb=%s",
+            delta["events_in"],
+            delta["events_in"] / period,
+            delta["duplicates"],
+            delta["late"],
+            delta["points_written"],
+            delta["write_errors"],
+            delta["deadletters_in"],
+            events_lag(self.app.consumer, self.settings.kafka.events_topic),
+            self._assigned(),
+            devices,
+            "up" if self.sink.available else "DOWN",
+        )
+
+    def _assigned(self) -> list[int]:
+        topic = self.settings.kafka.events_topic
+        try:
+            return sorted(
+                tp.partition for tp in self.app.consumer.assignment() if tp.topic == topic
+            )
+        except Exception:  # not started or between generations: nothing owned right now
+            return []
 
     # -- platform stats --------------------------------------------------------------------------
     async def write_stats(self) -> None:

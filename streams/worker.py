@@ -8,6 +8,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from prometheus_client import start_http_server
 
+from core.influx import InfluxTarget
 from core.settings import Settings
 from streams.app import create_app
 
@@ -38,12 +39,51 @@ def ensure_topics(settings: Settings) -> None:
 
 
 def run_stream(settings: Settings, *, loglevel: str = "WARN") -> None:
-    """Run a streams worker until SIGINT/SIGTERM (then it commits what is acked and stops)."""
+    """Run a streams worker until SIGINT/SIGTERM (then it commits what is acked and stops).
+
+    ``loglevel`` is Faust's (its own lines are noisy below WARN); the worker's own lines (start,
+    partitions, the periodic summary) are INFO whatever Faust's level, as the collector's are.
+    """
     from faust.worker import Worker
 
     ensure_topics(settings)
     if settings.stream.metrics_port:
         start_http_server(settings.stream.metrics_port)
     app = create_app(settings)
+    _own_log_lines()
+    s = settings.stream
+    log.info(
+        "stream starting app_id=%s group=%s events=%s deadletter=%s kafka=%s influxdb=%s "
+        "database=%s api=%s fetch_min_bytes=%d fetch_max_wait_ms=%d",
+        s.app_id,
+        s.app_id,
+        settings.kafka.events_topic,
+        settings.kafka.deadletter_topic,
+        settings.kafka.bootstrap_servers,
+        InfluxTarget.from_settings(settings.influxdb).redact(settings.influxdb.url),
+        settings.influxdb.database,
+        s.influx_api,
+        s.fetch_min_bytes,
+        s.fetch_max_wait_ms,
+    )
     worker = Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
+
+
+def _own_log_lines() -> None:
+    """The worker's own lines at INFO on stderr, apart from Faust's (whose INFO is chatty and
+    whose level ``--loglevel`` sets): the same format as Faust's lines."""
+    logger = logging.getLogger("streams")
+    if any(getattr(h, "_cityiot", False) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter("[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
+    )
+    handler._cityiot = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    # Faust's services log their start and stop under the module of their class: ours live in
+    # streams/faust_private.py, and stay at Faust's level.
+    logging.getLogger("streams.faust_private").setLevel(logging.WARNING)

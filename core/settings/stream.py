@@ -137,6 +137,10 @@ class StreamSettings(BaseModel):
         description="How often this worker writes its platform_stats point (counter deltas since "
         "the previous point, and the events topic's lag).",
     )
+    # A minute, as the collector's: enough to see a trend in a log, few enough lines to keep.
+    summary_interval_s: float = Field(
+        60.0, ge=0, description="Period of the one-line summary in the log; seconds, 0 = off."
+    )
     instance_id: str | None = Field(
         None,
         description="The instance tag of this worker's platform_stats points (default: "
