@@ -36,7 +36,7 @@ from typing import Any
 
 from core.influx import InfluxTarget, V1Writer, V2Writer
 from core.settings import Settings
-from schemas import DeadLetter, DistrictIndex, Registry, StreamRejectReason, load_registry
+from schemas import DeadLetter, DistrictIndex, StreamRejectReason
 from streams.alerts import AlertEngine, build_zones, load_rules
 from streams.consumer import StreamsApp, events_lag
 from streams.health import health_lines
@@ -99,14 +99,12 @@ def create_app(settings: Settings) -> StreamsApp:
         value_type=bytes,
         partitions=settings.kafka.partitions,
     )
-    registry = load_registry(settings.registry_path) if settings.registry_path else None
     pipeline = Pipeline(
         app=app,
         settings=settings,
         table=table,
         deadletters=deadletters,
         alerts=alerts,
-        registry=registry,
         engine=_engine(settings),
     )
     app.pipeline = pipeline
@@ -151,7 +149,6 @@ class Pipeline:
         table: Any,
         deadletters: Any,
         alerts: Any,
-        registry: Registry | None,
         engine: AlertEngine | None,
     ) -> None:
         s = settings.stream
@@ -160,7 +157,6 @@ class Pipeline:
         self.table = table
         self.deadletters = deadletters
         self.alerts = alerts
-        self.registry = registry
         self.processor = Processor(
             lateness_ms=s.allowed_lateness_s * 1000,
             missing_max=s.dedup_missing_max,
@@ -347,10 +343,8 @@ class Pipeline:
 
     # -- device health ---------------------------------------------------------------------------
     def interval_for(self, dev: DeviceState) -> int:
-        if self.registry is not None:
-            record = self.registry.get(dev.device_id)
-            if record is not None:
-                return record.expected_interval_s
+        # From the enrichment the device's messages carry (the collector's registry): the worker
+        # keeps no registry of its own, 166 MB for a city of 115,000 devices.
         return dev.expected_interval_s or self.settings.stream.default_expected_interval_s
 
     async def write_health(self) -> None:

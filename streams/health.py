@@ -2,9 +2,9 @@
 
 A device is *offline* when its last status said offline (its MQTT last will, or a clean
 shutdown) or when nothing arrived for three expected intervals. The interval comes from the
-registry (``settings.registry_path``), else from the envelope's enrichment, else from
-``default_expected_interval_s``. Age is measured on the platform's clock: now minus the
-collector's receive time of the device's newest message.
+envelope's enrichment (the collector's registry), else from ``default_expected_interval_s``.
+Age is measured on the platform's clock: now minus the collector's receive time of the device's
+newest message.
 
 Points are stamped at ``now`` rounded down to the health interval, so a worker that restarts
 inside one interval rewrites the same points instead of adding new ones.
