@@ -6,6 +6,7 @@ import logging
 import sys
 
 import typer
+from pydantic import BaseModel, ValidationError
 
 from cityiot.cli import (
     acl,
@@ -20,6 +21,7 @@ from cityiot.cli import (
 )
 from cityiot.cli import schemas as schemas_cli
 from core.errors import CityiotError
+from core.settings import Settings
 
 __all__ = ["app", "main"]
 
@@ -52,3 +54,32 @@ def main() -> None:
         # One line naming the cause and the fix; the traceback would only hide it.
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
+    except ValidationError as exc:
+        # A bad CITYIOT_* value (or the option that sets it): one line per value, naming the
+        # variable, never echoing the value (it may be a URL with a token, a password).
+        for line in setting_errors(exc):
+            print(f"error: {line}", file=sys.stderr)
+        sys.exit(2)
+
+
+def setting_errors(exc: ValidationError) -> list[str]:
+    """``CITYIOT_SECTION_FIELD: what is expected`` for each error of a settings validation."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        loc = [str(part) for part in error["loc"]]
+        if exc.title == Settings.__name__ and loc:
+            # CITYIOT_<SECTION>_<FIELD> for a section's field, CITYIOT_<FIELD> for a top one.
+            depth = 2 if len(loc) > 1 and _is_section(loc[0]) else 1
+            variable = "CITYIOT_" + "_".join(loc[:depth]).upper()
+            inner = ".".join(loc[depth:])
+            where = f"{variable} ({inner})" if inner else variable
+        else:
+            where = f"{exc.title} " + ".".join(loc)
+        lines.append(f"{where}: {error['msg']}")
+    return lines
+
+
+def _is_section(name: str) -> bool:
+    field = Settings.model_fields.get(name)
+    annotation = field.annotation if field is not None else None
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
