@@ -57,6 +57,10 @@ Private names used, and why:
   where ``__init__`` keeps the fetch limits until ``start()`` passes them to the ``Fetcher``;
   ``AIOKafkaConsumer._fetcher`` (None until ``start()``): to refuse a change once started.
 
+- ``Worker._on_sigterm()``, ``Worker._on_sigint()`` (mode): the handlers Faust's worker
+  installs; :class:`DeadlineWorker` installs them again behind a stop deadline (a worker whose
+  Kafka is gone would otherwise wait for it after SIGTERM, for minutes).
+
 Internal modules imported: ``faust.transport.consumer`` (``CONSUMER_FETCHING``, the diagnostic
 flag Faust's loop sets) and ``faust.transport.drivers.aiokafka`` (``Consumer``,
 ``AIOKafkaConsumerThread``).
@@ -65,10 +69,15 @@ flag Faust's loop sets) and ``faust.transport.drivers.aiokafka`` (``Consumer``,
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import signal
+import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import faust
+import faust.worker
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
@@ -81,6 +90,7 @@ __all__ = [
     "FAUST_FETCH_MAX_WAIT_MS",
     "BatchConsumer",
     "BatchHandler",
+    "DeadlineWorker",
     "FetchWaitConsumerThread",
     "StreamsApp",
     "processed_offset",
@@ -229,3 +239,40 @@ def processed_offset(consumer: Any, tp: Any) -> int | None:
         return read + 1
     committed: int | None = consumer._committed_offset.get(tp)
     return committed
+
+
+# -- stopping --------------------------------------------------------------------------------
+class DeadlineWorker(faust.worker.Worker):
+    """Faust's worker, which exits at most ``stop_deadline_s`` after SIGTERM or SIGINT.
+
+    Faust stops by committing offsets and flushing its producer; with Kafka gone it waits for
+    Kafka. Exiting without that loses nothing: offsets are committed only after a batch's effects
+    are durable, so what was not committed is replayed on the next start and lands on the same
+    points (streams/app.py, "Exactness").
+    """
+
+    stop_deadline_s: float = 8.0
+
+    def install_signal_handlers(self) -> None:
+        super().install_signal_handlers()
+        handlers = ((signal.SIGTERM, self._on_sigterm), (signal.SIGINT, self._on_sigint))
+        for sig, handler in handlers:
+            self.loop.add_signal_handler(sig, self._stop_within_deadline, handler)
+
+    def _stop_within_deadline(self, handler: Callable[[], None]) -> None:
+        if not getattr(self, "_deadline_armed", False):
+            self._deadline_armed = True
+            timer = threading.Timer(self.stop_deadline_s, _exit_after_deadline, (self,))
+            timer.daemon = True
+            timer.start()
+        handler()
+
+
+def _exit_after_deadline(worker: DeadlineWorker) -> None:
+    logging.getLogger("streams.worker").warning(
+        "stop took longer than %.0f s (is Kafka or InfluxDB gone?): exiting now; what was not "
+        "committed is replayed on the next start",
+        worker.stop_deadline_s,
+    )
+    logging.shutdown()
+    os._exit(0)

@@ -11,6 +11,7 @@ from prometheus_client import start_http_server
 from core.influx import InfluxTarget
 from core.settings import Settings
 from streams.app import create_app
+from streams.faust_private import DeadlineWorker
 
 __all__ = ["ensure_topics", "run_stream"]
 
@@ -44,8 +45,6 @@ def run_stream(settings: Settings, *, loglevel: str = "WARN") -> None:
     ``loglevel`` is Faust's (its own lines are noisy below WARN); the worker's own lines (start,
     partitions, the periodic summary) are INFO whatever Faust's level, as the collector's are.
     """
-    from faust.worker import Worker
-
     ensure_topics(settings)
     if settings.stream.metrics_port:
         start_http_server(settings.stream.metrics_port)
@@ -66,7 +65,8 @@ def run_stream(settings: Settings, *, loglevel: str = "WARN") -> None:
         s.fetch_min_bytes,
         s.fetch_max_wait_ms,
     )
-    worker = Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker = DeadlineWorker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker.stop_deadline_s = s.stop_timeout_s
     worker.execute_from_commandline()
 
 

@@ -110,9 +110,11 @@ class CollectorSettings(BaseModel):
     summary_interval_s: float = Field(
         60.0, ge=0, description="Period of the one-line summary in the log; seconds, 0 = off."
     )
-    # Long enough for librdkafka to deliver a full in-flight window to a slow broker.
+    # Kafka answers within the linger and a round trip when it is up; when it is gone, waiting
+    # longer gains nothing (what is unacked comes back from the broker), and SIGTERM must end
+    # the process within `docker stop`'s 10 s.
     shutdown_timeout_s: float = Field(
-        30.0,
+        5.0,
         gt=0,
         description="On stop, how long to wait for Kafka to acknowledge what is in flight; "
         "seconds. What is left unacked is redelivered by the broker later.",

@@ -141,6 +141,14 @@ class StreamSettings(BaseModel):
     summary_interval_s: float = Field(
         60.0, ge=0, description="Period of the one-line summary in the log; seconds, 0 = off."
     )
+    # Kubernetes and systemd wait 30 s and 90 s before SIGKILL; 8 s keeps `docker stop`'s 10.
+    stop_timeout_s: float = Field(
+        8.0,
+        gt=0,
+        description="After SIGTERM/SIGINT, longest the worker takes to stop; seconds. Beyond it "
+        "(Kafka gone) it exits without committing: the next start replays from the last commit, "
+        "exactly (offsets are committed only after their effects are durable).",
+    )
     instance_id: str | None = Field(
         None,
         description="The instance tag of this worker's platform_stats points (default: "

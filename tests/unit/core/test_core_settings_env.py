@@ -70,6 +70,7 @@ EVERY_FIELD = {
         "fetch_max_wait_ms": 99,
         "fetch_min_bytes": 512,
         "summary_interval_s": 7.0,
+        "stop_timeout_s": 6.0,
         "max_fetch_bytes": 2048,
         "commit_interval_s": 0.25,
         "rebalance_timeout_s": 5.0,

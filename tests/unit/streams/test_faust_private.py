@@ -73,6 +73,8 @@ METHODS = [
         ("self", "transport"),
         False,
     ),
+    Method("mode-streaming", mode.Worker, "_on_sigterm", ("self",), False),
+    Method("mode-streaming", mode.Worker, "_on_sigint", ("self",), False),
 ]
 
 

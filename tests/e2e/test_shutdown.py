@@ -1,0 +1,77 @@
+"""SIGTERM stops the long-running commands within 10 s even when their Kafka is gone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cityiot.local.ports import free_port
+from cityiot.local.runner import LocalServers
+
+# What Kubernetes, systemd and `docker stop` allow before SIGKILL is 10 s at the least.
+STOP_LIMIT_S = 10.0
+# Long enough for both processes to connect, join their groups and be at work.
+WARM_UP_S = 15.0
+
+
+@pytest.fixture
+def own_servers(tmp_path: Path) -> Iterator[LocalServers]:
+    """Servers of this test's own: it kills their Kafka."""
+    servers = LocalServers(
+        run_dir=tmp_path / "servers",
+        mqtt_port=free_port(),
+        kafka_port=free_port(),
+        influxdb_port=free_port(),
+    )
+    with servers:
+        yield servers
+
+
+def test_collect_and_stream_stop_on_sigterm_with_kafka_gone(
+    own_servers: LocalServers, tmp_path: Path
+) -> None:
+    """Kafka killed under a running collector and worker: SIGTERM still ends both, exit 0."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CITYIOT_")}
+    env = {
+        **clean,
+        "CITYIOT_MQTT_URL": own_servers.mqtt_url,
+        "CITYIOT_KAFKA_BOOTSTRAP_SERVERS": own_servers.kafka_bootstrap,
+        "CITYIOT_INFLUXDB_URL": own_servers.influxdb_url,
+        "CITYIOT_RUN_DIR": str(tmp_path / "run"),
+    }
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "cityiot", name],
+            env=env,
+            stdout=(tmp_path / f"{name}.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        for name in ("collect", "stream")
+    }
+    try:
+        time.sleep(WARM_UP_S)
+        assert all(p.poll() is None for p in procs.values()), "a process died while starting"
+        own_servers._procs["kafka"].kill()
+        own_servers._procs["kafka"].wait()
+        time.sleep(3.0)  # both notice: connections refused, requests failing
+        took: dict[str, float] = {}
+        for name, proc in procs.items():
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(STOP_LIMIT_S + 20)
+            took[name] = time.monotonic() - started
+            assert code == 0, (name, (tmp_path / f"{name}.log").read_text()[-2000:])
+        assert all(t <= STOP_LIMIT_S for t in took.values()), took
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+        # The runner's stop() expects its own processes: give it a Kafka to stop.
+        own_servers._procs.pop("kafka", None)
