@@ -55,6 +55,7 @@ def health_lines(
                         "expected_interval_s": interval,
                         "seq_gaps": dev.seq.gaps,
                         "duplicates": dev.seq.duplicates,
+                        "resets": dev.seq.resets,
                         "late": dev.late,
                     },
                     ts,

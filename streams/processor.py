@@ -130,8 +130,13 @@ class Processor:
         if env.seq is None:
             verdict = dev.seq.check_ts(env.ts_ms)
         else:
+            body = env.body
             verdict = dev.seq.check_seq(
-                env.seq, missing_max=self.missing_max, reset_distance=self.reset_distance
+                env.seq,
+                missing_max=self.missing_max,
+                reset_distance=self.reset_distance,
+                ts_ms=env.ts_ms,
+                boot=body.kind == "device_status" and getattr(body, "reason", None) == "boot",
             )
         if verdict == "duplicate":
             result.duplicates += 1
