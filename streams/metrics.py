@@ -24,6 +24,12 @@ class StreamMetrics:
             "Missing seqs (loss at the source) summed over this worker's devices.",
         )
     )
+    device_resets: Gauge = field(
+        default_factory=lambda: Gauge(
+            "cityiot_stream_device_resets",
+            "Counter restarts (reboots) summed over this worker's devices.",
+        )
+    )
     influx_points: Counter = field(
         default_factory=lambda: Counter(
             "cityiot_stream_influx_points_total", "Lines written to InfluxDB."
