@@ -362,13 +362,13 @@ class Pipeline:
                 for part in self.processor.partitions.values()
                 for dev in part.devices.values()
             )
+        )
         METRICS.device_resets.set(
             sum(
                 dev.seq.resets
                 for part in self.processor.partitions.values()
                 for dev in part.devices.values()
             )
-        )
         )
         await self.sink.write_once(lines)
 
