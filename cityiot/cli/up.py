@@ -21,6 +21,7 @@ from cityiot.local.console import render, take_snapshot
 from cityiot.local.grafana import GRAFANA_PORT, grafana_binary, grafana_env, write_provisioning
 from cityiot.local.platform import Platform, SimulatorRun
 from cityiot.local.runner import LocalServers
+from cityiot.local.state import clear_run_data
 from cityiot.reconcile import Reconciliation
 from core.errors import ServiceError
 from core.settings import Settings
@@ -93,11 +94,29 @@ def up(
         Path | None,
         typer.Option(help="Configs, data and logs [default: $CITYIOT_RUN_DIR or .cityiot]"),
     ] = None,
+    keep_data: Annotated[
+        bool,
+        typer.Option(
+            "--keep-data",
+            help="Keep earlier runs' data (Kafka, InfluxDB, sessions); the reconciliation then "
+            "covers them too and is shown, not enforced.",
+        ),
+    ] = False,
 ) -> None:
-    """Run the whole platform locally: servers, collector, streams worker and simulator."""
+    """Run the whole platform locally: servers, collector, streams worker and simulator.
+
+    Each run starts from empty storage, so its reconciliation compares exactly what it published
+    with what it stored, however often it runs in one directory (--keep-data keeps earlier runs).
+    """
     settings = Settings()
     directory = (run_dir or settings.run_dir).resolve()
     console = Console()
+    if not keep_data and directory.exists():
+        removed = clear_run_data(directory)
+        if removed:
+            console.print(
+                f"starting clean: removed the data of the last run ({', '.join(removed)})"
+            )
     servers = LocalServers(
         run_dir=directory,
         mqtt_port=settings.mqtt.port,
@@ -160,5 +179,7 @@ def up(
         platform.stop()
         servers.stop()
     console.print("stopped")
-    if not result.exact:
+    if keep_data:
+        console.print("--keep-data: storage holds earlier runs too; the reconciliation is a guide")
+    elif not result.exact:
         raise typer.Exit(1)

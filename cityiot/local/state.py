@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ __all__ = [
     "ServerState",
     "ServicesState",
     "alive",
+    "clear_run_data",
     "iter_urls",
     "read_state",
     "stop_state",
@@ -94,6 +96,44 @@ def read_state(run_dir: Path) -> ServicesState | None:
             f"{path} is not a services state this version can read",
             fix=f"stop any servers by hand, then delete {path}",
         ) from None
+
+
+# What one run of the platform leaves in its run directory: broker data, storage, sessions and
+# the platform's own files (truth, registry, logs, the worker's state).
+RUN_DATA = (
+    "kafka/data",
+    "influxdb/data",
+    "influxdb/wal",
+    "influxdb/meta",
+    "mosquitto/mosquitto.db",
+    "platform",
+)
+
+
+def clear_run_data(run_dir: Path) -> list[str]:
+    """Delete the data of earlier runs under ``run_dir`` (configs stay); returns what went.
+
+    Raises:
+        ServiceError: servers recorded there still run.
+    """
+    state = read_state(run_dir)
+    if state is not None and any(alive(s.pid) for s in state.servers):
+        raise ServiceError(
+            "services",
+            f"already running from {run_dir}",
+            fix=f"cityiot services down --run-dir {run_dir}",
+        )
+    removed = []
+    for name in RUN_DATA:
+        path = run_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            continue
+        removed.append(name)
+    return removed
 
 
 def stop_state(state: ServicesState) -> list[str]:
