@@ -10,7 +10,8 @@ kernel every packet that is due in one ``send``, after writing the wall clock in
 minutes ahead still carries its send time, as a device's would. That and noting the send time
 are the only per-message Python work: the publisher stays cheap next to the broker. Every PUBACK
 is matched to its message: a message counts as published only once acknowledged, which keeps the
-truth exact. Valid JSON only: an NMEA sentence's time sits under its checksum.
+truth exact. Valid JSON only: an NMEA sentence's time sits under its checksum. (Past ~400 lines:
+the bench owns two files; the wire format, the publisher process and the probes share this one.)
 
 The parent and the publishers share two files through ``mmap``: the monotonic time each message
 left (float64, by the message's index in the load) and whether it was acknowledged (a byte).
@@ -25,6 +26,7 @@ import bisect
 import json
 import mmap
 import select
+import shutil
 import socket
 import struct
 import subprocess
@@ -59,6 +61,8 @@ TICK_S = 0.002
 CONNECT_TIMEOUT_S = 10.0
 # Waiting for the last PUBACKs of a run: beyond this they count as unacknowledged.
 ACK_TIMEOUT_S = 60.0
+# An idle publisher exits as soon as its input closes; one still busy is stopped after this.
+CLOSE_GRACE_S = 5.0
 # Keepalive of the publishers' MQTT connections; a PINGREQ goes out after half of it idle.
 KEEPALIVE_S = 60
 PINGREQ = b"\xc0\x00"
@@ -158,12 +162,11 @@ class Load:
             counts[MEASUREMENTS[kind]] += ok
         return +counts
 
-    def interval_s(self, rate: float) -> dict[str, float]:
-        """Mean seconds between two messages of one device, per facility, at ``rate``."""
+    def interval_s(self, rate: float, fleet: Counter[str]) -> dict[str, float]:
+        """Mean seconds between two messages of one device at ``rate``, per facility of
+        ``fleet`` (devices per facility: those silent during the load count too)."""
         seconds = self.count / rate if rate else 0.0
-        return {
-            f: len(self.devices.get(f, ())) * seconds / n for f, n in self.by_facility.items() if n
-        }
+        return {f: fleet[f] * seconds / n for f, n in self.by_facility.items() if n}
 
 
 def write_load(
@@ -178,7 +181,7 @@ def write_load(
     sim: Simulation | None = None,
     progress_every: int = 0,
 ) -> Load:
-    """Write ``count`` messages (or as many as it takes to hear from ``until_devices`` devices)
+    """Write ``count`` messages (or until ``truth`` has heard from ``until_devices`` devices)
     as packets under ``directory``, adding each to ``truth`` (checked against the PUBACKs
     later). ``sim`` is read for the simulated time the load covers."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -187,7 +190,6 @@ def write_load(
     indices = [array.array("q") for _ in range(shards)]
     offsets = [array.array("q", [0]) for _ in range(shards)]
     slots = [array.array("i") for _ in range(shards)]
-    seen: set[str] = set()
     start_sim = sim.sim_time if sim is not None else 0.0
     started = time.monotonic()
     try:
@@ -209,14 +211,13 @@ def write_load(
             if truth is not None:
                 truth.add(msg)
             load.count += 1
-            seen.add(msg.device_id)
             if progress_every and load.count % progress_every == 0:
                 rate = load.count / (time.monotonic() - started)
                 todo = f"/{count:,}" if count else ""
                 print(f"  generated {load.count:,}{todo} messages ({rate:,.0f}/s)", flush=True)
             if count is not None and load.count >= count:
                 break
-            if until_devices is not None and len(seen) >= until_devices:
+            if until_devices is not None and truth is not None and len(truth.seqs) >= until_devices:
                 break
     finally:
         for f in files:
@@ -234,8 +235,9 @@ def write_load(
 class RunFiles:
     """Send times (float64) and acknowledgements (one byte) of a load's messages, by index."""
 
-    def __init__(self, directory: Path, count: int) -> None:
+    def __init__(self, directory: Path, count: int, start_at: float) -> None:
         self.count = count
+        self.start_at = start_at  # monotonic time the first message is due
         self.times_path = directory / "times.f64"
         self.acks_path = directory / "acks.u8"
         self.times_path.write_bytes(bytes(8 * max(1, count)))
@@ -257,7 +259,6 @@ class Published:
     times: list[float]
     acked: bytes
     unacked: int
-    wall_s: float
 
 
 def sorted_times(files: RunFiles, first: int = 0, last: int | None = None) -> list[float]:
@@ -286,9 +287,9 @@ class Publishers:
     def start(self, load: Load, rate: float, *, window: int = DEFAULT_WINDOW) -> RunFiles:
         """Start publishing ``load`` at ``rate`` msg/s in all (0: as fast as the broker
         acknowledges); :meth:`finish` waits for the end. Returns where progress shows."""
-        files = RunFiles(load.directory, load.count)
         # Time to connect every process before the first message is due.
         start_at = time.monotonic() + 1.0
+        files = RunFiles(load.directory, load.count, start_at)
         for shard, proc in enumerate(self.procs):
             command: dict[str, Any] = {k: str(v) for k, v in load.shard_paths(shard).items()}
             command |= {
@@ -304,6 +305,8 @@ class Publishers:
         return files
 
     def finish(self, files: RunFiles) -> Published:
+        """Wait for every process's reply; the load's files are deleted (the packets of a soak
+        take gigabytes)."""
         errors = []
         for proc in self.procs:
             assert proc.stdout is not None
@@ -316,19 +319,25 @@ class Publishers:
         if errors:
             raise SystemExit(f"publishers failed: {errors}")
         acked = files.acks()
-        times = sorted_times(files)
-        wall = times[-1] - times[0] if len(times) > 1 else 0.0
-        return Published(times, acked, files.count - sum(acked), wall)
+        published = Published(sorted_times(files), acked, files.count - sum(acked))
+        shutil.rmtree(files.times_path.parent)
+        return published
 
     def run(self, load: Load, rate: float, *, window: int = DEFAULT_WINDOW) -> Published:
         return self.finish(self.start(load, rate, window=window))
 
     def close(self) -> None:
+        """End of input: idle processes exit at once; one still publishing (the run failed)
+        is stopped."""
         for proc in self.procs:
             if proc.stdin is not None:
                 proc.stdin.close()
         for proc in self.procs:
-            proc.wait(30)
+            try:
+                proc.wait(CLOSE_GRACE_S)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                proc.wait()
 
 
 def _spawn(root: Path, port: int, err: IO[bytes]) -> subprocess.Popen[bytes]:
@@ -551,7 +560,12 @@ class LagProbe:
         self.topic = topic
         # Never subscribes, so it never joins the group: it only reads the group's offsets.
         self.consumer = Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": group,
+                "enable.auto.commit": False,
+                "log_level": 0,  # a probe: an answer or None, no librdkafka lines on stderr
+            }
         )
 
     def lag(self) -> int | None:
@@ -579,6 +593,7 @@ def device_state_sizes(bootstrap: str, topic: str, tail: int) -> tuple[int, floa
             "bootstrap.servers": bootstrap,
             "group.id": f"bench-city-state-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
+            "log_level": 0,
         }
     )
     sizes: dict[bytes, int] = {}

@@ -74,7 +74,14 @@ class KafkaSink:
         else:
             log.info("kafka error=%r", error.str())
 
-    def ensure_topics(self, names: Iterable[str], *, partitions: int) -> list[str]:
+    def ensure_topics(
+        self,
+        names: Iterable[str],
+        *,
+        partitions: int,
+        replication_factor: int = 1,
+        config: dict[str, str] | None = None,
+    ) -> list[str]:
         """Create the topics that do not exist yet; returns the names created.
 
         Raises:
@@ -92,7 +99,15 @@ class KafkaSink:
         if not missing:
             return []
         futures = admin.create_topics(
-            [NewTopic(n, num_partitions=partitions, replication_factor=-1) for n in missing],
+            [
+                NewTopic(
+                    n,
+                    num_partitions=partitions,
+                    replication_factor=replication_factor,
+                    config=config or {},
+                )
+                for n in missing
+            ],
             operation_timeout=ADMIN_TIMEOUT_S,
             request_timeout=ADMIN_TIMEOUT_S,
         )

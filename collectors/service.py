@@ -211,7 +211,12 @@ class Collector:
             CollectorError: Kafka reported a fatal error, or the pipeline failed.
         """
         s = self.settings
-        created = self.sink.ensure_topics(self._topics.values(), partitions=s.kafka.partitions)
+        created = self.sink.ensure_topics(
+            self._topics.values(),
+            partitions=s.kafka.partitions,
+            replication_factor=s.kafka.replication_factor,
+            config=s.kafka.topic_config(),
+        )
         if created:
             log.info("kafka topics created names=%s partitions=%d", created, s.kafka.partitions)
         c = s.collector

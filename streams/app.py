@@ -65,7 +65,7 @@ def create_app(settings: Settings) -> StreamsApp:
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=settings.kafka.partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=settings.kafka.replication_factor,
         broker_rebalance_timeout=s.rebalance_timeout_s,
         broker_session_timeout=s.session_timeout_s,
         broker_heartbeat_interval=s.heartbeat_interval_s,
@@ -98,6 +98,7 @@ def create_app(settings: Settings) -> StreamsApp:
         key_type=bytes,
         value_type=bytes,
         partitions=settings.kafka.partitions,
+        extra_topic_configs=settings.kafka.topic_config(),
     )
     pipeline = Pipeline(
         app=app,

@@ -27,7 +27,11 @@ def ensure_topics(settings: Settings) -> None:
     existing = set(admin.list_topics(timeout=ADMIN_TIMEOUT_S).topics)
     k = settings.kafka
     wanted = [k.events_topic, k.deadletter_topic, k.alerts_topic]
-    new = [NewTopic(t, settings.kafka.partitions, 1) for t in wanted if t not in existing]
+    new = [
+        NewTopic(t, k.partitions, k.replication_factor, config=k.topic_config())
+        for t in wanted
+        if t not in existing
+    ]
     if not new:
         return
     for name, future in admin.create_topics(new, operation_timeout=ADMIN_TIMEOUT_S).items():

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.settings.alert import AlertSettings
@@ -93,6 +93,20 @@ class KafkaSettings(_Section):
         "city.alerts.v1", description="Alert state changes (firing / resolved)."
     )
     partitions: int = Field(4, ge=1, description="Partitions of the topics cityiot creates.")
+    # 1 locally (one broker); the production files set 3 and 2: a write survives one broker's
+    # loss, and acks=all fails rather than keep a record on one broker only.
+    replication_factor: int = Field(
+        1,
+        ge=1,
+        description="Replicas of every topic cityiot creates (events, dead letters, alerts, the "
+        "streams' changelogs); at most the number of brokers.",
+    )
+    min_insync_replicas: int = Field(
+        1,
+        ge=1,
+        description="min.insync.replicas of the topics cityiot creates: replicas that must hold "
+        "a record before acks=all succeeds; at most replication_factor.",
+    )
     # Apache Kafka by default: it keeps topics on disk with retention; Tansu holds every record in
     # memory (~320 MB per million) and has no transactions (README "Which local Kafka").
     local: Literal["apache", "tansu"] = Field(
@@ -105,6 +119,16 @@ class KafkaSettings(_Section):
     def first_port(self) -> int:
         """Port of the first bootstrap server (where `cityiot services up` listens)."""
         return int(self.bootstrap_servers.split(",")[0].strip().rpartition(":")[2])
+
+    @model_validator(mode="after")
+    def _check_replicas(self) -> KafkaSettings:
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError("min_insync_replicas must be <= replication_factor")
+        return self
+
+    def topic_config(self) -> dict[str, str]:
+        """Broker-side settings of the topics cityiot creates."""
+        return {"min.insync.replicas": str(self.min_insync_replicas)}
 
     @field_validator("bootstrap_servers")
     @classmethod

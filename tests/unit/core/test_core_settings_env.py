@@ -35,6 +35,8 @@ EVERY_FIELD = {
         "alerts_topic": "a.v1",
         "partitions": 12,
         "local": "tansu",
+        "replication_factor": 3,
+        "min_insync_replicas": 2,
     },
     "influxdb": {
         "url": "https://influx.example:8086",
