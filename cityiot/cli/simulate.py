@@ -10,6 +10,7 @@ import typer
 
 from core.settings import MqttSettings, Settings
 from core.signals import stop_on_signals
+from simulator.fleet import MIXES
 from simulator.publisher import MqttTarget
 from simulator.run import RunOptions, run
 
@@ -54,9 +55,18 @@ def simulate(
     truth: Annotated[
         Path | None, typer.Option(help="Write what was published (counts, totals) as JSON.")
     ] = None,
+    mix: Annotated[
+        str,
+        typer.Option(
+            help="Fleet mix: default (a demo's even spread) or city (Ningbo's 10k vending, "
+            "5k recycling, 100k mobility)."
+        ),
+    ] = "default",
     verbose: Annotated[bool, typer.Option(help="Log progress every 10 s.")] = False,
 ) -> None:
     """Simulate vending machines, recycling stations and BeiDou vehicles across Ningbo."""
+    if mix not in MIXES:
+        raise typer.BadParameter(f"expected one of {', '.join(sorted(MIXES))}", param_hint="--mix")
     if verbose:
         logging.getLogger("simulator").setLevel(logging.INFO)
     settings = Settings()
@@ -71,6 +81,7 @@ def simulate(
         prefix=settings.mqtt.topic_prefix,
         registry_out=registry_out,
         truth_out=truth,
+        mix=MIXES[mix],
     )
     with stop_on_signals() as stop:
         result = run(options, _target(settings.mqtt), stop=stop)
