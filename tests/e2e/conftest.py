@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from cityiot.local.platform import Platform
+from cityiot.local.ports import free_port
+from cityiot.local.runner import LocalServers
 from core.settings import Settings
 
 
@@ -19,3 +21,17 @@ def platform(settings: Settings, tmp_path: Path) -> Iterator[Platform]:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def own_servers(tmp_path: Path) -> Iterator[LocalServers]:
+    """Servers of this test's own, for a test that restarts or kills one: doing that to the
+    session's would disturb every other test."""
+    servers = LocalServers(
+        run_dir=tmp_path / "servers",
+        mqtt_port=free_port(),
+        kafka_port=free_port(),
+        influxdb_port=free_port(),
+    )
+    with servers:
+        yield servers

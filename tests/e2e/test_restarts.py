@@ -4,33 +4,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from tests_e2e_support import RUN, explain, finish, start
 
 from cityiot.local.platform import Platform
-from cityiot.local.ports import free_port
 from cityiot.local.runner import LocalServers
 from core.settings import Settings
 
 # Long enough that the streams worker retries and holds its offsets, short enough for CI.
 INFLUXDB_DOWN_S = 8.0
-
-
-@pytest.fixture
-def own_servers(tmp_path: Path) -> Iterator[LocalServers]:
-    """Servers of this test's own: restarting the session's InfluxDB would disturb other tests."""
-    servers = LocalServers(
-        run_dir=tmp_path / "servers",
-        mqtt_port=free_port(),
-        kafka_port=free_port(),
-        influxdb_port=free_port(),
-    )
-    with servers:
-        yield servers
 
 
 def _settings(servers: LocalServers, tmp_path: Path) -> Settings:

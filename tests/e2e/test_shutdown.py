@@ -7,31 +7,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from cityiot.local.ports import free_port
 from cityiot.local.runner import LocalServers
 
 # What Kubernetes, systemd and `docker stop` allow before SIGKILL is 10 s at the least.
 STOP_LIMIT_S = 10.0
 # Long enough for both processes to connect, join their groups and be at work.
 WARM_UP_S = 15.0
-
-
-@pytest.fixture
-def own_servers(tmp_path: Path) -> Iterator[LocalServers]:
-    """Servers of this test's own: it kills their Kafka."""
-    servers = LocalServers(
-        run_dir=tmp_path / "servers",
-        mqtt_port=free_port(),
-        kafka_port=free_port(),
-        influxdb_port=free_port(),
-    )
-    with servers:
-        yield servers
 
 
 def test_collect_and_stream_stop_on_sigterm_with_kafka_gone(
