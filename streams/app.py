@@ -38,7 +38,7 @@ from core.influx import InfluxTarget, V1Writer, V2Writer
 from core.settings import Settings
 from schemas import DeadLetter, DistrictIndex, StreamRejectReason
 from streams.alerts import AlertEngine, build_zones, load_rules
-from streams.consumer import StreamsApp, events_lag
+from streams.consumer import StreamsApp, ack_batch, events_lag
 from streams.health import health_lines
 from streams.influx import DeadLine, Sink, Writer
 from streams.metrics import METRICS
@@ -210,9 +210,7 @@ class Pipeline:
                 await self._ensure_loaded(partition)
                 self.processor.process(partition, records, result)
             await self._apply(result)
-        consumer = self.app.consumer
-        for message in messages:
-            consumer.ack(message)
+        await ack_batch(self.app.consumer, messages)
         stats = self.stats
         stats.events_in += len(messages) - dead_in
         stats.duplicates += result.duplicates

@@ -12,9 +12,9 @@ from typing import Any
 
 from faust.exceptions import ConsumerNotStarted
 
-from streams.faust_private import BatchHandler, StreamsApp, processed_offset
+from streams.faust_private import BatchHandler, StreamsApp, ack_batch, processed_offset
 
-__all__ = ["BatchHandler", "StreamsApp", "events_lag"]
+__all__ = ["BatchHandler", "StreamsApp", "ack_batch", "events_lag"]
 
 
 def events_lag(consumer: Any, topic: str) -> int:

@@ -16,10 +16,10 @@ records/s before any work is done (streams/README.md, "Throughput"). :class:`Bat
 keeps Faust's loop for every other topic (table changelogs during recovery, standbys) and for
 the ``batch_topics`` hands each fetch, as a list, to ``batch_handler``. Faust still owns
 everything else: the consumer group and rebalances, the state table, its changelog and
-recovery, offset tracking and commits. The handler acks the records (``Consumer.ack``) once
-their effects are durable; Faust commits acked offsets only. Records are tracked
-(``track_message``) before the handler runs, so a rebalance waits for an unfinished batch
-instead of handing its partitions away mid-batch.
+recovery, offset tracking and commits. The handler acks the batch (:func:`ack_batch`) once
+its effects are durable; Faust commits acked offsets only. The last record of each partition in
+a fetch is tracked (``track_message``) before the handler runs, so a rebalance waits for an
+unfinished batch instead of handing its partitions away mid-batch.
 
 **Fetch limits** (:class:`FetchWaitConsumerThread`). A Kafka fetch returns when
 ``fetch.min.bytes`` are there or after ``fetch.max.wait.ms``. With Faust's values (1 byte,
@@ -93,6 +93,7 @@ __all__ = [
     "DeadlineWorker",
     "FetchWaitConsumerThread",
     "StreamsApp",
+    "ack_batch",
     "processed_offset",
     "set_fetch_limits",
 ]
@@ -170,6 +171,7 @@ class BatchConsumer(AIOKafkaConsumer):
             while not (consumer_should_stop() or fetcher_should_stop()):
                 self.diag.set_flag(CONSUMER_FETCHING)
                 batch: list[Any] = []
+                last: dict[Any, Any] = {}
                 async for tp, message in getmany(timeout=1.0):
                     offset = message.offset
                     r_offset = get_read_offset(tp)
@@ -179,11 +181,15 @@ class BatchConsumer(AIOKafkaConsumer):
                         await self._add_gap(tp, r_offset + 1, offset)
                     set_read_offset(tp, offset)
                     if message.topic in hot:
-                        track(message)
                         batch.append(message)
+                        last[tp] = message
                     else:
                         await self.wait_first(callback(message), self.suspend_flow.wait())
                 self.diag.unset_flag(CONSUMER_FETCHING)
+                # One tracked record per partition, the batch's last: a rebalance waits for it,
+                # and it is acked only with the whole batch (ack_batch).
+                for message in last.values():
+                    track(message)
                 if batch:
                     handler = self.batch_handler
                     assert handler is not None
@@ -231,6 +237,27 @@ class StreamsApp(faust.App):
 
 
 # -- offsets ---------------------------------------------------------------------------------
+async def ack_batch(consumer: Any, messages: list[Any]) -> None:
+    """Ack a handled batch: per partition, its last record, the ones before it as a gap.
+
+    Faust's per-record ``ack`` (a lock, index and list updates, a notification) and
+    ``track_message`` (sensors) cost several µs a record; a batch is durable as a whole, so it is
+    acked as a whole. Faust commits up to an acked offset once everything below it is acked or
+    a gap (``_add_gap``, what it uses for offsets compaction or transactions skipped).
+    """
+    first: dict[Any, int] = {}
+    last: dict[Any, Any] = {}
+    for message in messages:
+        tp = message.tp
+        if tp not in first:
+            first[tp] = message.offset
+        last[tp] = message
+    for tp, message in last.items():
+        if message.offset > first[tp]:
+            await consumer._add_gap(tp, first[tp], message.offset - 1)
+        consumer.ack(message)
+
+
 def processed_offset(consumer: Any, tp: Any) -> int | None:
     """The next offset of ``tp`` this worker will process: the last one read + 1, else the
     committed one; None when neither is known yet."""
