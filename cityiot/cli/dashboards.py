@@ -58,7 +58,12 @@ def snapshot(
     last: Annotated[str, typer.Option(help="Time range ending now: 30m, 6h, 1d.")] = "6h",
 ) -> None:
     """Render each dashboard's panels to PNG from the same queries, read from InfluxDB."""
+    try:
+        span: timedelta = parse_duration(last)
+    except ValueError:
+        raise typer.BadParameter(
+            "expected a number and s, m, h, d or w, e.g. 30m, 6h, 1d"
+        ) from None
     target = InfluxTarget.from_settings(Settings().influxdb)
-    span: timedelta = parse_duration(last)
     for path in render_snapshots(target, directory, span=span):
         typer.echo(str(path))

@@ -67,7 +67,10 @@ def setting_errors(exc: ValidationError) -> list[str]:
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
         loc = [str(part) for part in error["loc"]]
-        if exc.title == Settings.__name__ and loc:
+        section = _SECTION_OF_MODEL.get(exc.title)
+        if section is not None:
+            loc = [section, *loc]
+        if (exc.title == Settings.__name__ or section is not None) and loc:
             # CITYIOT_<SECTION>_<FIELD> for a section's field, CITYIOT_<FIELD> for a top one.
             depth = 2 if len(loc) > 1 and _is_section(loc[0]) else 1
             variable = "CITYIOT_" + "_".join(loc[:depth]).upper()
@@ -79,7 +82,20 @@ def setting_errors(exc: ValidationError) -> list[str]:
     return lines
 
 
+def _section_models() -> dict[str, str]:
+    """A section's model name → its name in Settings (GrafanaSettings → grafana)."""
+    sections = {}
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            sections[annotation.__name__] = name
+    return sections
+
+
 def _is_section(name: str) -> bool:
     field = Settings.model_fields.get(name)
     annotation = field.annotation if field is not None else None
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+_SECTION_OF_MODEL = _section_models()

@@ -40,6 +40,12 @@ CASES = [
         id="webhook-list",
     ),
     pytest.param(
+        ["dashboards", "push", "--url", "ftp://grafana"],
+        {},
+        "CITYIOT_GRAFANA_URL",
+        id="section-model-option",
+    ),
+    pytest.param(
         ["stream"],
         {"CITYIOT_STREAM_FETCH_MIN_BYTES": "-1"},
         "CITYIOT_STREAM_FETCH_MIN_BYTES",
@@ -68,3 +74,19 @@ def test_cli_bad_setting_is_one_line_exit_2(
     assert lines[0].startswith(f"error: {variable}")
     assert "Traceback" not in result.stderr
     assert SECRET not in result.stderr
+
+
+def test_cli_bad_option_value_is_one_usage_error(tmp_path: Path) -> None:
+    """An option typer cannot take (a duration) names the option, exit 2, no traceback."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CITYIOT_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "cityiot", "dashboards", "snapshot", str(tmp_path), "--last", "x"],
+        env={**clean, "CITYIOT_RUN_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "--last" in result.stderr
+    assert "Traceback" not in result.stderr
