@@ -62,7 +62,7 @@ def snapshot(
         span: timedelta = parse_duration(last)
     except ValueError:
         raise typer.BadParameter(
-            "expected a number and s, m, h, d or w, e.g. 30m, 6h, 1d"
+            "--last: expected a number and s, m, h, d or w, e.g. 30m, 6h, 1d", param_hint="--last"
         ) from None
     target = InfluxTarget.from_settings(Settings().influxdb)
     for path in render_snapshots(target, directory, span=span):
