@@ -26,6 +26,9 @@ DeliveryCallback = Callable[[KafkaError | None, Message], None]
 
 # Topic creation and metadata calls: long enough for a cold broker, short enough to fail a start.
 ADMIN_TIMEOUT_S = 15.0
+# Listing topics is the first thing a start asks: short, so a stop while Kafka is away is prompt
+# (the caller retries).
+LIST_TIMEOUT_S = 5.0
 
 
 class KafkaSinkError(CityiotError):
@@ -89,7 +92,7 @@ class KafkaSink:
         """
         admin = AdminClient({"bootstrap.servers": self._bootstrap})
         try:
-            existing = set(admin.list_topics(timeout=ADMIN_TIMEOUT_S).topics)
+            existing = set(admin.list_topics(timeout=LIST_TIMEOUT_S).topics)
         except KafkaException as exc:
             raise KafkaSinkError(
                 f"kafka: cannot list topics at {self._bootstrap}: {exc}; "

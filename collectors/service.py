@@ -24,7 +24,7 @@ from functools import partial
 
 from confluent_kafka import KafkaError, Message
 
-from collectors.kafka_sink import KafkaSink
+from collectors.kafka_sink import KafkaSink, KafkaSinkError
 from collectors.metrics import CollectorStats, MetricsServer, summary_line
 from collectors.mqtt5_session import Mqtt5Session
 from collectors.mqtt_source import MqttSource
@@ -47,6 +47,9 @@ IDLE_POLL_S = 0.25
 # A record Kafka refused (only non-retriable errors reach us: retries are infinite) is produced
 # again after this pause, so a broken topic does not spin the CPU.
 RETRY_DELAY_S = 1.0
+# Waiting for Kafka at start: the first retry after 1 s, doubling to 30 s.
+START_RETRY_MIN_S = 1.0
+START_RETRY_MAX_S = 30.0
 # Waiting for the first connection: after this, say so in the log (paho keeps retrying).
 CONNECT_NOTICE_S = 10.0
 
@@ -211,12 +214,9 @@ class Collector:
             CollectorError: Kafka reported a fatal error, or the pipeline failed.
         """
         s = self.settings
-        created = self.sink.ensure_topics(
-            self._topics.values(),
-            partitions=s.kafka.partitions,
-            replication_factor=s.kafka.replication_factor,
-            config=s.kafka.topic_config(),
-        )
+        created = self._ensure_topics(stop)
+        if created is None:
+            return  # stopped before Kafka came
         if created:
             log.info("kafka topics created names=%s partitions=%d", created, s.kafka.partitions)
         c = s.collector
@@ -252,6 +252,25 @@ class Collector:
             self._shutdown()
         if self._failure is not None:
             raise CollectorError(f"pipeline failed: {self._failure!r}") from self._failure
+
+    def _ensure_topics(self, stop: threading.Event) -> list[str] | None:
+        """Create the topics, waiting for Kafka as long as it takes (a line per attempt);
+        None if ``stop`` was set first. Start order does not matter: Kafka may come later."""
+        k = self.settings.kafka
+        delay = START_RETRY_MIN_S
+        while True:
+            try:
+                return self.sink.ensure_topics(
+                    self._topics.values(),
+                    partitions=k.partitions,
+                    replication_factor=k.replication_factor,
+                    config=k.topic_config(),
+                )
+            except KafkaSinkError as exc:
+                log.warning("kafka not ready (%s); retrying in %.0f s", exc, delay)
+            if stop.wait(delay):
+                return None
+            delay = min(delay * 2, START_RETRY_MAX_S)
 
     def _turn(self) -> None:
         """One turn of the loop: take messages (MQTT 5), serve deliveries, send due acks."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from prometheus_client import start_http_server
@@ -18,13 +20,18 @@ __all__ = ["ensure_topics", "run_stream"]
 log = logging.getLogger(__name__)
 # Creating a topic is a metadata round trip; a cold broker in CI answers within seconds.
 ADMIN_TIMEOUT_S = 30.0
+# Listing topics is the first request at start: short, so a missing Kafka is said promptly.
+LIST_TIMEOUT_S = 5.0
+# Waiting for Kafka at start: the first retry after 1 s, doubling to 30 s.
+START_RETRY_MIN_S = 1.0
+START_RETRY_MAX_S = 30.0
 
 
 def ensure_topics(settings: Settings) -> None:
     """Create the events, dead-letter and alerts topics if missing (collectors create the first
     two too)."""
     admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
-    existing = set(admin.list_topics(timeout=ADMIN_TIMEOUT_S).topics)
+    existing = set(admin.list_topics(timeout=LIST_TIMEOUT_S).topics)
     k = settings.kafka
     wanted = [k.events_topic, k.deadletter_topic, k.alerts_topic]
     new = [
@@ -49,11 +56,11 @@ def run_stream(settings: Settings, *, loglevel: str = "WARN") -> None:
     ``loglevel`` is Faust's (its own lines are noisy below WARN); the worker's own lines (start,
     partitions, the periodic summary) are INFO whatever Faust's level, as the collector's are.
     """
-    ensure_topics(settings)
+    _own_log_lines()
+    _wait_for_kafka(settings)
     if settings.stream.metrics_port:
         start_http_server(settings.stream.metrics_port)
     app = create_app(settings)
-    _own_log_lines()
     s = settings.stream
     log.info(
         "stream starting app_id=%s group=%s events=%s deadletter=%s kafka=%s influxdb=%s "
@@ -72,6 +79,25 @@ def run_stream(settings: Settings, *, loglevel: str = "WARN") -> None:
     worker = DeadlineWorker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.stop_deadline_s = s.stop_timeout_s
     worker.execute_from_commandline()
+
+
+def _wait_for_kafka(settings: Settings) -> None:
+    """Create the topics, waiting for Kafka as long as it takes (a line per attempt): start
+    order does not matter. SIGTERM meanwhile ends the process (nothing is in flight yet)."""
+    delay = START_RETRY_MIN_S
+    while True:
+        try:
+            ensure_topics(settings)
+            return
+        except KafkaException as exc:
+            log.warning(
+                "kafka not ready at %s (%s); retrying in %.0f s",
+                settings.kafka.bootstrap_servers,
+                exc.args[0].str() if exc.args else exc,
+                delay,
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, START_RETRY_MAX_S)
 
 
 def _own_log_lines() -> None:
