@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from tests_e2e_support import spawn_commands
 
 from cityiot.local.runner import LocalServers
 
@@ -21,23 +20,7 @@ def test_collect_and_stream_stop_on_sigterm_with_kafka_gone(
     own_servers: LocalServers, tmp_path: Path
 ) -> None:
     """Kafka killed under a running collector and worker: SIGTERM still ends both, exit 0."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CITYIOT_")}
-    env = {
-        **clean,
-        "CITYIOT_MQTT_URL": own_servers.mqtt_url,
-        "CITYIOT_KAFKA_BOOTSTRAP_SERVERS": own_servers.kafka_bootstrap,
-        "CITYIOT_INFLUXDB_URL": own_servers.influxdb_url,
-        "CITYIOT_RUN_DIR": str(tmp_path / "run"),
-    }
-    procs = {
-        name: subprocess.Popen(
-            [sys.executable, "-m", "cityiot", name],
-            env=env,
-            stdout=(tmp_path / f"{name}.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        for name in ("collect", "stream")
-    }
+    procs = spawn_commands(own_servers, tmp_path)
     try:
         time.sleep(WARM_UP_S)
         assert all(p.poll() is None for p in procs.values()), "a process died while starting"

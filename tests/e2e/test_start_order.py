@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+from tests_e2e_support import spawn_commands
 from tests_support import eventually
 
 from cityiot.local.runner import LocalServers
@@ -23,24 +21,8 @@ def test_collect_and_stream_wait_for_kafka_then_proceed(
     """Kafka down at start: a log line per attempt, no exit; Kafka up: both get to work."""
     own_servers._procs["kafka"].kill()
     own_servers._procs["kafka"].wait()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("CITYIOT_")}
-    env = {
-        **clean,
-        "CITYIOT_MQTT_URL": own_servers.mqtt_url,
-        "CITYIOT_KAFKA_BOOTSTRAP_SERVERS": own_servers.kafka_bootstrap,
-        "CITYIOT_INFLUXDB_URL": own_servers.influxdb_url,
-        "CITYIOT_RUN_DIR": str(tmp_path / "run"),
-    }
     logs = {name: tmp_path / f"{name}.log" for name in ("collect", "stream")}
-    procs = {
-        name: subprocess.Popen(
-            [sys.executable, "-m", "cityiot", name],
-            env=env,
-            stdout=logs[name].open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        for name in logs
-    }
+    procs = spawn_commands(own_servers, tmp_path)
     try:
         time.sleep(KAFKA_AWAY_S)
         assert all(p.poll() is None for p in procs.values()), "a process gave up on Kafka"

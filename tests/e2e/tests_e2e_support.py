@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from cityiot.local.platform import Platform, SimulatorRun
+from cityiot.local.runner import LocalServers
 from cityiot.reconcile import Reconciliation
 
 # Enough traffic for every facility, channel and reject reason; short enough for CI on 2 cores.
@@ -33,3 +39,27 @@ def finish(platform: Platform) -> Reconciliation:
     assert truth.valid > 1000
     assert set(truth.rejected_by_reason) >= {"bad_json", "invalid_field", "unknown_device"}
     return platform.wait_reconciled(truth)
+
+
+def spawn_commands(
+    servers: LocalServers, tmp_path: Path, names: tuple[str, ...] = ("collect", "stream")
+) -> dict[str, subprocess.Popen[bytes]]:
+    """``cityiot <name>`` processes on ``servers``, no other CITYIOT_* from this environment;
+    each logs to ``tmp_path/<name>.log``."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CITYIOT_")}
+    env = {
+        **clean,
+        "CITYIOT_MQTT_URL": servers.mqtt_url,
+        "CITYIOT_KAFKA_BOOTSTRAP_SERVERS": servers.kafka_bootstrap,
+        "CITYIOT_INFLUXDB_URL": servers.influxdb_url,
+        "CITYIOT_RUN_DIR": str(tmp_path / "run"),
+    }
+    return {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "cityiot", name],
+            env=env,
+            stdout=(tmp_path / f"{name}.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        for name in names
+    }
