@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 from tests_e2e_support import RUN, explain, finish, start
 
 from cityiot.local.platform import Platform
+from core.settings import Settings
 
 
 def test_e2e_seeded_run_is_exact(platform: Platform) -> None:
@@ -14,3 +18,18 @@ def test_e2e_seeded_run_is_exact(platform: Platform) -> None:
     assert result.exact, explain(result)
     assert result.lost == 0
     assert result.stored == result.valid
+
+
+def test_e2e_mqtt_311_run_is_exact(settings: Settings, tmp_path: Path) -> None:
+    """The same chain over MQTT 3.1.1 (paho's edge in the collector, for brokers without 5)."""
+    settings = settings.model_copy(
+        update={"mqtt": settings.mqtt.model_copy(update={"protocol": "3.1.1"})}
+    )
+    platform = Platform(settings, tmp_path / "platform311")
+    try:
+        start(platform, replace(RUN, seed=RUN.seed + 11))
+        result = finish(platform)
+    finally:
+        platform.stop()
+    assert result.exact, explain(result)
+    assert result.lost == 0
