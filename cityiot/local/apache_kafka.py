@@ -223,8 +223,7 @@ def format_storage(*, lib: Path, properties: Path, data_dir: Path, log: Path) ->
                 f"{lib}/*",
                 _STORAGE_TOOL,
                 "format",
-                "--cluster-id",
-                cluster_id,
+                f"--cluster-id={cluster_id}",
                 "--config",
                 str(properties),
                 "--ignore-formatted",
@@ -273,8 +272,15 @@ def _jvm_options() -> list[str]:
 
 
 def _cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (22 characters)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (22 characters).
+
+    Never starting with "-", as Kafka's own ``Uuid.randomUuid`` makes sure: the storage tool's
+    argument parser would take such an id for an option (one start in 64 failed so).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _last_line(log: Path) -> str:

@@ -53,3 +53,9 @@ def test_apache_kafka_fetch_names_the_missing_tool(
     assert missing in info.value.cause
     assert info.value.fix is not None
     assert fix in info.value.fix
+
+
+def test_apache_kafka_cluster_id_never_looks_like_an_option() -> None:
+    """22 URL-safe base64 characters, never a leading '-' (the storage tool would refuse it)."""
+    ids = [apache_kafka._cluster_id() for _ in range(2000)]
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)
