@@ -34,6 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import KafkaException
+
 from core.influx import InfluxTarget, V1Writer, V2Writer
 from core.settings import Settings
 from schemas import DeadLetter, DistrictIndex, StreamRejectReason
@@ -52,6 +54,9 @@ __all__ = ["TABLE_NAME", "Pipeline", "create_app"]
 log = logging.getLogger(__name__)
 
 TABLE_NAME = "device_state"
+# Reading a changelog's tail while Kafka is away: the first retry after 1 s, doubling to 30 s.
+TAIL_RETRY_MIN_S = 1.0
+TAIL_RETRY_MAX_S = 30.0
 
 
 def create_app(settings: Settings) -> StreamsApp:
@@ -238,16 +243,32 @@ class Pipeline:
         self._persist(result.dirty)
         await self.app.producer.flush()
 
+    async def _read_tail(self, partition: int) -> list[tuple[bytes, bytes | None]]:
+        """The changelog's tail, waiting for Kafka as long as it takes: a worker whose Kafka is
+        away holds its batch (nothing acked) instead of crashing."""
+        topic = self.table.changelog_topic.get_topic_name()
+        delay = TAIL_RETRY_MIN_S
+        while True:
+            try:
+                return await asyncio.to_thread(
+                    read_tail, self.settings.kafka.bootstrap_servers, topic, partition
+                )
+            except KafkaException as exc:
+                log.warning(
+                    "changelog not readable topic=%s partition=%d error=%r (retrying in %.0f s)",
+                    topic,
+                    partition,
+                    exc.args[0].str() if exc.args else str(exc),
+                    delay,
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, TAIL_RETRY_MAX_S)
+
     async def _ensure_loaded(self, partition: int) -> None:
         """After an assignment (and Faust's recovery of the table), load the partition's state."""
         if partition in self.processor.partitions:
             return
-        tail = await asyncio.to_thread(
-            read_tail,
-            self.settings.kafka.bootstrap_servers,
-            self.table.changelog_topic.get_topic_name(),
-            partition,
-        )
+        tail = await self._read_tail(partition)
         for key, raw in tail:
             if raw is None:
                 self.table.data.pop(key, None)
