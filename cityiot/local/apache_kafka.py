@@ -118,8 +118,7 @@ def ensure_jars(version: str = KAFKA_VERSION) -> Path:
 
 def _fetch(root: Path, version: str) -> Path:
     lib = root / "lib"
-    if shutil.which("java") is None:
-        raise ServiceError("kafka", "java not found", fix="apt-get install openjdk-17-jre-headless")
+    _java()  # checked before Maven: without Java the jars are of no use
     mvn = shutil.which("mvn")
     if mvn is None:
         raise ServiceError(

@@ -20,6 +20,7 @@ from core.settings.alert import AlertSettings
 from core.settings.collector import CollectorSettings
 from core.settings.grafana import GrafanaSettings
 from core.settings.stream import StreamSettings
+from core.settings.urls import http_url
 
 __all__ = [
     "InfluxDBSettings",
@@ -152,10 +153,7 @@ class InfluxDBSettings(_Section):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("expected http://host:port or https://host:port")
-        return value.rstrip("/")
+        return http_url(value)
 
     @property
     def port(self) -> int:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from core.settings.urls import http_url
 
 __all__ = ["GrafanaSettings"]
 
@@ -30,7 +30,4 @@ class GrafanaSettings(BaseModel):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("expected http://host:port or https://host:port")
-        return value.rstrip("/")
+        return http_url(value)
