@@ -1,7 +1,8 @@
 """The collector's pure core: raw MQTT message → Kafka record (an event or a dead letter).
 
-Size check → topic → per-device rate limit → ``schemas.decode`` → registry and district
-enrichment → a record for ``city.events.v1`` keyed by device_id. Every rejection becomes a
+Size check → topic → per-vendor quota → identity binding (the topic's vendor and facility are
+the registry's) → per-device rate limit → ``schemas.decode`` → registry and district enrichment →
+a record for ``city.events.v1`` keyed by device_id. Every rejection becomes a
 :class:`~schemas.DeadLetter` for ``city.deadletter.v1`` carrying the raw payload.
 No I/O, no clock: the caller passes the receive time; the registry and district index are loaded
 by the service and handed in.
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, NamedTuple
 
-from collectors.ratelimit import TokenBuckets
+from collectors.ratelimit import TokenBuckets, VendorQuota
 from core.settings.collector import UnknownDevicePolicy
 from schemas import (
     DeadLetter,
@@ -25,6 +26,7 @@ from schemas import (
     Registry,
     Rejected,
     RejectReason,
+    Topic,
     decode,
     parse_topic,
 )
@@ -68,6 +70,7 @@ class Pipeline:
         districts: DistrictIndex | None,
         unknown_devices: UnknownDevicePolicy = "deadletter",
         limiter: TokenBuckets | None = None,
+        vendor_quota: VendorQuota | None = None,
         prefix: str = "city",
         max_payload_bytes: int = 65_536,
         deadletter_payload_limit: int = 262_144,
@@ -79,6 +82,7 @@ class Pipeline:
         self.districts = districts
         self.unknown_devices = unknown_devices
         self.limiter = limiter
+        self.vendor_quota = vendor_quota
         self.prefix = prefix
         self.max_payload_bytes = max_payload_bytes
         self.deadletter_payload_limit = deadletter_payload_limit
@@ -95,7 +99,20 @@ class Pipeline:
                     RejectReason.TOO_LARGE,
                     f"payload is {len(msg.payload)} bytes, limit is {self.max_payload_bytes}",
                 )
-            device_id = parse_topic(msg.topic, prefix=self.prefix).device_id
+            topic = parse_topic(msg.topic, prefix=self.prefix)
+            device_id = topic.device_id
+            # The quota is the vendor's (its MQTT user is pinned to this topic level), checked
+            # first: a flood costs one bucket look-up and no registry or device state.
+            quota = self.vendor_quota
+            if quota is not None and not quota.allow(topic.vendor, msg.monotonic):
+                rate, burst = quota.limits(topic.vendor)
+                raise Rejected(
+                    RejectReason.RATE_LIMITED,
+                    f"vendor {topic.vendor!r} is over its quota of {rate:g} msg/s "
+                    f"(burst {burst:g}) at this collector",
+                )
+            record = self._bound(topic)
+            # After the binding: another vendor's messages must not drain this device's bucket.
             if self.limiter is not None and not self.limiter.allow(device_id, msg.monotonic):
                 raise Rejected(
                     RejectReason.RATE_LIMITED,
@@ -109,19 +126,46 @@ class Pipeline:
                 prefix=self.prefix,
                 max_bytes=self.max_payload_bytes,
             )
-            envelope = self.enrich(envelope)
+            envelope = self.enrich(envelope, record)
         except Rejected as exc:
             return self.dead_letter(msg, exc, device_id=device_id)
         return Routed("event", envelope.key.encode(), envelope.model_dump_json().encode())
 
-    def enrich(self, envelope: Envelope) -> Envelope:
+    def _bound(self, topic: Topic) -> DeviceRecord | None:
+        """The registry record of the topic's device, when the topic agrees with it.
+
+        Raises:
+            Rejected: ``wrong_vendor`` or ``wrong_facility`` when the device is registered to
+                another vendor or facility than the topic names.
+        """
+        record = self.registry.get(topic.device_id) if self.registry is not None else None
+        if record is None:
+            return None
+        if record.vendor != topic.vendor:
+            # The registered vendor is not named: the sender may be the one probing for it.
+            raise Rejected(
+                RejectReason.WRONG_VENDOR,
+                f"device {topic.device_id!r} is registered to another vendor than {topic.vendor!r}",
+            )
+        if record.facility is not topic.facility:
+            raise Rejected(
+                RejectReason.WRONG_FACILITY,
+                f"device {topic.device_id!r} is registered as {record.facility.value}, "
+                f"not {topic.facility.value}",
+            )
+        return record
+
+    def enrich(self, envelope: Envelope, record: DeviceRecord | None = None) -> Envelope:
         """Fill ``enrichment`` from the registry and, for positions, the district index.
+
+        ``record`` is the device's registry record when the caller has looked it up already.
 
         Raises:
             Rejected: ``unknown_device`` when the device is not registered and the policy is
                 ``deadletter``.
         """
-        record = self.registry.get(envelope.device_id) if self.registry is not None else None
+        if record is None and self.registry is not None:
+            record = self.registry.get(envelope.device_id)
         if record is None and self.unknown_devices == "deadletter":
             raise Rejected(
                 RejectReason.UNKNOWN_DEVICE,

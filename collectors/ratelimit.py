@@ -1,11 +1,13 @@
-"""Per-device token buckets: a flooding device is cut off without slowing the others.
+"""Token buckets: a flooding device, or a flooding vendor, is cut off without slowing the others.
 
 Pure: the caller passes the time (``time.monotonic()`` in the service, plain numbers in tests).
 """
 
 from __future__ import annotations
 
-__all__ = ["TokenBuckets"]
+from collections.abc import Mapping
+
+__all__ = ["TokenBuckets", "VendorQuota"]
 
 # One bucket per device; a flood of distinct device ids (spoofed topics) must not grow memory
 # without bound. Past this many, full buckets (idle devices) are dropped: a dropped bucket comes
@@ -65,3 +67,40 @@ class TokenBuckets:
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+
+class VendorQuota:
+    """One token bucket per vendor: the same ``rate``/``burst`` for all, unless ``overrides``
+    gives a vendor its own (a bike operator with 30,000 units needs more than a vending one).
+
+    A rate of 0 (default or override) lets that vendor through unlimited.
+    """
+
+    __slots__ = ("_buckets", "_default", "_overrides")
+
+    def __init__(
+        self,
+        *,
+        rate: float,
+        burst: int,
+        overrides: Mapping[str, float] | None = None,
+    ) -> None:
+        if burst < 1:
+            raise ValueError("burst must be >= 1")
+        self._default = TokenBuckets(rate=rate, burst=burst)
+        self._overrides = dict(overrides or {})
+        # A vendor with its own rate gets a burst of the same number of seconds of traffic.
+        seconds = burst / rate if rate > 0 else 1.0
+        self._buckets = {
+            vendor: TokenBuckets(rate=r, burst=max(1, round(r * seconds)))
+            for vendor, r in self._overrides.items()
+        }
+
+    def allow(self, vendor: str, now: float) -> bool:
+        """Take one token from ``vendor``'s bucket at ``now`` (seconds); False when empty."""
+        return self._buckets.get(vendor, self._default).allow(vendor, now)
+
+    def limits(self, vendor: str) -> tuple[float, float]:
+        """``vendor``'s (rate per second, burst)."""
+        bucket = self._buckets.get(vendor, self._default)
+        return bucket.rate, bucket.burst

@@ -29,7 +29,7 @@ from collectors.metrics import CollectorStats, MetricsServer, summary_line
 from collectors.mqtt5_session import Mqtt5Session
 from collectors.mqtt_source import MqttSource
 from collectors.pipeline import Inbound, Pipeline, Routed
-from collectors.ratelimit import TokenBuckets
+from collectors.ratelimit import TokenBuckets, VendorQuota
 from core.errors import CityiotError
 from core.settings import Settings
 from core.signals import stop_on_signals
@@ -86,12 +86,20 @@ def build_pipeline(settings: Settings) -> Pipeline:
     limiter = None
     if c.rate_limit_per_s > 0:
         limiter = TokenBuckets(rate=c.rate_limit_per_s, burst=c.rate_limit_burst)
+    vendor_quota = None
+    if c.vendor_rate_limit_per_s > 0 or c.vendor_rate_limits:
+        vendor_quota = VendorQuota(
+            rate=c.vendor_rate_limit_per_s,
+            burst=c.vendor_rate_limit_burst,
+            overrides=c.vendor_rate_limits,
+        )
     return Pipeline(
         collector_id=c.client_id,
         registry=registry,
         districts=districts,
         unknown_devices=c.unknown_devices,
         limiter=limiter,
+        vendor_quota=vendor_quota,
         prefix=settings.mqtt.topic_prefix,
         max_payload_bytes=c.max_payload_bytes,
         deadletter_payload_limit=c.deadletter_payload_limit_bytes,

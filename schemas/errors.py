@@ -44,6 +44,10 @@ class RejectReason(StrEnum):
     # every reason code lives in one enum.
     UNKNOWN_DEVICE = "unknown_device"
     RATE_LIMITED = "rate_limited"
+    # The topic names a vendor or facility other than the registry's record of the device: one
+    # vendor writing into another's device (its MQTT user is pinned to its own topic level).
+    WRONG_VENDOR = "wrong_vendor"
+    WRONG_FACILITY = "wrong_facility"
 
 
 class StreamRejectReason(StrEnum):

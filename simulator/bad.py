@@ -1,7 +1,8 @@
 """Malformed messages, one family per reject reason the collectors can see.
 
 Each is built to break the contract in exactly one way, so ``schemas.decode`` (or, for
-``unknown_device``, the registry look-up) rejects it with the labelled reason and no other.
+``unknown_device``, ``wrong_vendor`` and ``wrong_facility``, the registry look-up) rejects it with
+the labelled reason and no other.
 ``rate_limited`` depends on the collectors' per-device limit at the moment, so none is made on
 purpose. Templates are the contract's own canonical examples (``schemas.examples``) with a fresh
 ``ts`` and ``seq``; a bad message borrows the seq its device will send next without consuming it,
@@ -21,7 +22,7 @@ from typing import Any
 from schemas import MAX_PAYLOAD_BYTES, MESSAGE_TYPES, Channel, Facility, RejectReason
 from schemas.encode import format_ts
 from schemas.examples import EXAMPLES
-from simulator.fleet import Device
+from simulator.fleet import ASSET_VENDORS, VENDORS, Device
 from simulator.nmea import TALKERS, Talker, encode_fix, sentence
 
 __all__ = ["BAD_REASONS", "Bad", "make_bad", "needs_mobility"]
@@ -36,6 +37,10 @@ needs_mobility = frozenset({RejectReason.BAD_NMEA})
 STALE_PAST_DAYS = (8.0, 60.0)
 STALE_FUTURE_S = (15 * 60.0, 3 * 3600.0)
 TOO_LARGE_EXTRA_BYTES = (1, 8192)
+_VENDOR_SLUGS = frozenset(
+    {v for vendors in VENDORS.values() for v in vendors}
+    | {v for vendors in ASSET_VENDORS.values() for v in vendors}
+)
 STALE_NMEA_SHARE = 0.25
 
 
@@ -270,6 +275,25 @@ def _unknown_device(c: _Ctx) -> Bad:
     return Bad(c.topic(channel.value, device_id=device_id), _dumps(data), "unregistered")
 
 
+def _wrong_vendor(c: _Ctx) -> Bad:
+    _, channel, data = c.message()
+    d = c.device
+    # Another vendor's user writing into this device, or a vendor that mistyped its own slug.
+    others = sorted(v for v in _VENDOR_SLUGS if v != d.vendor)
+    return Bad(c.topic(channel.value, vendor=c.rng.choice(others)), _dumps(data), "other_vendor")
+
+
+def _wrong_facility(c: _Ctx) -> Bad:
+    d = c.device
+    # A well-formed message of another facility's kind, sent under this device's id: a vendor
+    # gateway that routes a unit to the wrong facility tree.
+    facility = c.rng.choice(sorted((f for f in Facility if f is not d.facility), key=str))
+    kind, channel = c.rng.choice(_templates(facility))
+    data = _example(kind)
+    data["ts"], data["seq"] = c.ts(), c.seq
+    return Bad(c.topic(channel.value, facility=facility.value), _dumps(data), facility.value)
+
+
 _MAKERS: dict[RejectReason, Callable[[_Ctx], Bad]] = {
     RejectReason.BAD_TOPIC: _bad_topic,
     RejectReason.TOO_LARGE: _too_large,
@@ -280,6 +304,8 @@ _MAKERS: dict[RejectReason, Callable[[_Ctx], Bad]] = {
     RejectReason.UNKNOWN_CHANNEL: _unknown_channel,
     RejectReason.BAD_NMEA: _bad_nmea,
     RejectReason.UNKNOWN_DEVICE: _unknown_device,
+    RejectReason.WRONG_VENDOR: _wrong_vendor,
+    RejectReason.WRONG_FACILITY: _wrong_facility,
 }
 
 

@@ -16,7 +16,7 @@ import inspect
 import sys
 import types
 from pathlib import PurePath
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
@@ -133,6 +133,8 @@ def _type(info: FieldInfo) -> str:
 
 def _type_name(annotation: Any) -> str:
     origin = get_origin(annotation)
+    if origin is Annotated:  # a constrained item type, e.g. dict[str, Annotated[float, Ge]]
+        return _type_name(get_args(annotation)[0])
     if origin is Literal:
         return "one of " + ", ".join(f"`{value}`" for value in get_args(annotation))
     if inspect.isclass(annotation) and issubclass(annotation, enum.Enum):

@@ -11,7 +11,7 @@ import pytest
 import shapely
 
 from collectors.pipeline import Inbound, Pipeline
-from collectors.ratelimit import TokenBuckets
+from collectors.ratelimit import TokenBuckets, VendorQuota
 from schemas import DeadLetter, DeviceRecord, DistrictIndex, Envelope, Registry, decode
 from schemas.examples import EXAMPLES
 from schemas.ningbo import DISTRICTS_BY_ADCODE
@@ -154,6 +154,76 @@ def test_route_rate_limit_cuts_only_the_flooding_device() -> None:
     later = pipeline.route(
         inbound(f"city/vending/ubox/{VM}/telemetry", wire("vending_telemetry"), 1.0)
     )
+    assert later.kind == "event"
+
+
+def test_route_other_vendors_device_is_wrong_vendor_and_never_an_event() -> None:
+    """A sale on a device registered to ubox, under another vendor's slug, is dead-lettered
+    wrong_vendor; the registered vendor is not disclosed to the sender."""
+    routed = make().route(
+        inbound(f"city/vending/avend/{VM}/event", wire("vending_sale", amount_fen=99_999))
+    )
+    assert (routed.kind, routed.reason) == ("deadletter", "wrong_vendor")
+    letter = DeadLetter.model_validate_json(routed.value)
+    assert (letter.device_id, letter.topic) == (VM, f"city/vending/avend/{VM}/event")
+    assert "ubox" not in letter.detail
+    assert routed.key == VM.encode()
+
+
+def test_route_device_under_another_facility_is_wrong_facility() -> None:
+    """A registered vending machine's id under the recycling tree is dead-lettered, even with a
+    payload that is a valid drop-off."""
+    routed = make().route(inbound(f"city/recycling/ubox/{VM}/event", wire("recycling_dropoff")))
+    assert (routed.kind, routed.reason) == ("deadletter", "wrong_facility")
+    assert "vending" in DeadLetter.model_validate_json(routed.value).detail
+
+
+def test_route_binding_checked_before_the_device_rate_limit() -> None:
+    """Another vendor's flood on a device does not drain that device's own bucket."""
+    pipeline = make(limiter=TokenBuckets(rate=1.0, burst=2))
+    spoofed = [
+        pipeline.route(inbound(f"city/vending/avend/{VM}/telemetry", wire("vending_telemetry")))
+        for _ in range(5)
+    ]
+    assert {r.reason for r in spoofed} == {"wrong_vendor"}
+    own = pipeline.route(inbound(f"city/vending/ubox/{VM}/telemetry", wire("vending_telemetry")))
+    assert own.kind == "event"
+
+
+def test_route_unknown_device_accepted_is_bound_to_no_vendor() -> None:
+    """With unknown devices accepted, an unregistered id under any slug passes unenriched."""
+    pipeline = make(unknown_devices="accept")
+    for vendor in ("avend", "bvend"):
+        routed = pipeline.route(
+            inbound(f"city/vending/{vendor}/VM-NEW-1/event", wire("vending_sale"))
+        )
+        assert routed.kind == "event"
+        assert Envelope.model_validate_json(routed.value).enrichment is None
+
+
+def test_route_vendor_quota_cuts_only_the_flooding_vendor() -> None:
+    """A vendor over its quota is dead-lettered rate_limited, naming the vendor, while another
+    vendor's device still passes; its unknown device ids count against the same quota."""
+    pipeline = make(vendor_quota=VendorQuota(rate=1.0, burst=3))
+    flood = [
+        pipeline.route(inbound(f"city/vending/ubox/VM-FLOOD-{i}/event", wire("vending_sale")))
+        for i in range(5)
+    ]
+    assert [r.reason for r in flood] == [
+        "unknown_device",
+        "unknown_device",
+        "unknown_device",
+        "rate_limited",
+        "rate_limited",
+    ]
+    assert "vendor 'ubox'" in DeadLetter.model_validate_json(flood[-1].value).detail
+    over = pipeline.route(inbound(f"city/vending/ubox/{VM}/event", wire("vending_sale")))
+    assert over.reason == "rate_limited"
+    other = pipeline.route(
+        inbound(f"city/mobility/hellobike/{EB}/telemetry", wire("mobility_telemetry"))
+    )
+    assert other.kind == "event"
+    later = pipeline.route(inbound(f"city/vending/ubox/{VM}/event", wire("vending_sale"), 1.0))
     assert later.kind == "event"
 
 

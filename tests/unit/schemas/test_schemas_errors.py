@@ -20,6 +20,8 @@ def test_reject_reason_values_are_the_documented_codes() -> None:
         "bad_nmea",
         "unknown_device",
         "rate_limited",
+        "wrong_vendor",
+        "wrong_facility",
     }
 
 

@@ -60,7 +60,12 @@ def test_golden_nmea_decodes_to_golden_envelope() -> None:
 def test_golden_invalid_cover_every_device_side_reason() -> None:
     """Every reason decode() can raise has at least one golden file (too_large is generated)."""
     reasons = {p.name.split("--")[0] for p in INVALID}
-    collector_only = {RejectReason.UNKNOWN_DEVICE, RejectReason.RATE_LIMITED}
+    collector_only = {
+        RejectReason.UNKNOWN_DEVICE,
+        RejectReason.RATE_LIMITED,
+        RejectReason.WRONG_VENDOR,
+        RejectReason.WRONG_FACILITY,
+    }
     assert reasons == {r.value for r in RejectReason} - collector_only - {"too_large"}
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from schemas import Envelope, Registry, Rejected, RejectReason, decode
+from collectors.pipeline import Inbound, Pipeline
+from schemas import Envelope, Registry, RejectReason
 from simulator import SimMessage
 
 SEED = 7
@@ -22,11 +23,10 @@ NOW = datetime(2026, 5, 1, 4, 30, tzinfo=UTC)
 
 
 def verdict(msg: SimMessage, registry: Registry, received_at: datetime) -> Envelope | RejectReason:
-    """The envelope of an accepted message, or the reason it is rejected."""
-    try:
-        envelope = decode(msg.topic, msg.payload, received_at=received_at)
-    except Rejected as exc:
-        return exc.reason
-    if envelope.device_id not in registry:
-        return RejectReason.UNKNOWN_DEVICE
-    return envelope
+    """The envelope of an accepted message, or the reason it is rejected: the collectors' own
+    pipeline (topic, registry binding, decode, enrichment) without rate limits or quotas."""
+    pipeline = Pipeline(collector_id="test", registry=registry, districts=None)
+    routed = pipeline.route(Inbound(msg.topic, msg.payload, received_at, 0.0))
+    if routed.reason is not None:
+        return routed.reason
+    return Envelope.model_validate_json(routed.value)
