@@ -10,6 +10,7 @@ from cityiot.access.acl import (
     SIMULATOR_USER,
     AuthFiles,
     render_acl,
+    render_device_acl,
     write_auth_dir,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "SIMULATOR_USER",
     "AuthFiles",
     "render_acl",
+    "render_device_acl",
     "write_auth_dir",
 ]

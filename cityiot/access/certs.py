@@ -8,6 +8,10 @@
   ``localhost``, ``127.0.0.1`` and every ``--host`` (DNS name or IP): clients verify the hostname.
 - ``clients/<name>.crt`` / ``.key`` — for mutual TLS (``require_certificate true``); the common
   name is ``<name>``, which Mosquitto can take as the username (``use_identity_as_username``).
+- ``devices/<device_id>.crt`` / ``.key`` — a device's own credential: the common name is its
+  device id, for the device listener whose ACL pins a device to its own topics
+  (``cityiot.access.acl.render_device_acl``). Kept apart from ``clients/`` so that a device id
+  is never mistaken for a vendor slug or a service user.
 
 Private keys are written 0600, certificates 0644. An existing CA is kept unless ``rotate`` (every
 deployed trust store would have to change); leaf certificates are issued anew on every run, signed
@@ -90,6 +94,7 @@ class CertFiles:
     server_cert: Path
     server_key: Path
     clients: dict[str, tuple[Path, Path]] = field(default_factory=dict)
+    devices: dict[str, tuple[Path, Path]] = field(default_factory=dict)
 
     def client_cert(self, name: str) -> Path:
         return self.clients[name][0]
@@ -302,12 +307,15 @@ def write_cert_dir(
     *,
     hosts: Sequence[str] = (),
     clients: Iterable[str] = (),
+    devices: Iterable[str] = (),
     days: int = LEAF_DAYS,
     key_type: KeyType = "ec",
     rotate: bool = False,
 ) -> CertFiles:
-    """Write (or reuse) the CA, then issue the server and each client certificate into directory."""
+    """Write (or reuse) the CA, then issue the server, each client and each device certificate
+    into directory."""
     names = sorted({check_client_name(name) for name in clients})
+    device_ids = sorted({check_client_name(device_id) for device_id in devices})
     files = CertFiles(
         directory=directory,
         ca_cert=directory / "ca.crt",
@@ -317,6 +325,13 @@ def write_cert_dir(
         clients={
             name: (directory / "clients" / f"{name}.crt", directory / "clients" / f"{name}.key")
             for name in names
+        },
+        devices={
+            device_id: (
+                directory / "devices" / f"{device_id}.crt",
+                directory / "devices" / f"{device_id}.key",
+            )
+            for device_id in device_ids
         },
     )
     if files.ca_cert.exists() and files.ca_key.exists() and not rotate:
@@ -328,7 +343,7 @@ def write_cert_dir(
     server = issue_server(ca, hosts=hosts, days=days, key_type=key_type)
     _write(files.server_key, server.key_pem(), 0o600)
     _write(files.server_cert, server.cert_pem(), 0o644)
-    for name, (cert_path, key_path) in files.clients.items():
+    for name, (cert_path, key_path) in [*files.clients.items(), *files.devices.items()]:
         client = issue_client(ca, name=name, days=days, key_type=key_type)
         _write(key_path, client.key_pem(), 0o600)
         _write(cert_path, client.cert_pem(), 0o644)

@@ -53,5 +53,8 @@ def acl(
     typer.echo(f"passwords (0600): {files.directory / 'secrets'}/<user>.password")
     typer.echo(f"collectors connect as {COLLECTOR_USER}; each vendor as its slug")
     typer.echo(
+        f"devices with their own certificate (cityiot certs --device ID): {files.device_acl_file}"
+    )
+    typer.echo(
         f"start Mosquitto with them: CITYIOT_MQTT_AUTH_DIR={files.directory} cityiot services up"
     )

@@ -33,6 +33,13 @@ def certs(
             "its common name is the name given."
         ),
     ] = None,
+    device: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Device certificate to issue (repeatable): its common name is the device id, for "
+            "the device listener where a device may publish only under its own id."
+        ),
+    ] = None,
     days: Annotated[
         int, typer.Option(min=1, help="Validity of the server and client certificates.")
     ] = LEAF_DAYS,
@@ -50,6 +57,7 @@ def certs(
         directory,
         hosts=host or [],
         clients=client if client is not None else [COLLECTOR_USER],
+        devices=device or [],
         days=days,
         key_type=key_type,
         rotate=rotate,
@@ -59,6 +67,8 @@ def certs(
     typer.echo(f"server: {files.server_cert}, {files.server_key} (names: {sans})")
     for name in files.clients:
         typer.echo(f"client {name}: {files.client_cert(name)}, {files.client_key(name)}")
+    for device_id, (cert_path, key_path) in files.devices.items():
+        typer.echo(f"device {device_id}: {cert_path}, {key_path}")
     typer.echo(
         "clients connect with CITYIOT_MQTT_URL=mqtts://HOST:8883 "
         f"CITYIOT_MQTT_TLS_CA_FILE={files.ca_cert}"

@@ -180,3 +180,4 @@ def test_acl_cli_writes_files_for_registry_vendors(tmp_path: Path) -> None:
     assert users == {"hangxin-vending", "qingju-bike", COLLECTOR_USER, PROBE_USER}
     assert (out / "secrets" / "qingju-bike.password").stat().st_mode & 0o777 == 0o600
     assert "pattern write city/+/%u/#" in (out / "mosquitto.acl").read_text()
+    assert "pattern write city/+/+/%u/+" in (out / "devices.acl").read_text()

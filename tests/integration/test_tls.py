@@ -1,8 +1,10 @@
 """TLS from `cityiot certs` against the real Mosquitto: trusted clients round-trip, others fail.
 
-One Mosquitto, started here on free loopback ports, with three TLS listeners using the certificates
-``write_cert_dir`` wrote: server authentication only; ``require_certificate true``; and mutual TLS
-with the certificate's common name as the username under the ACL that ``cityiot acl`` renders.
+One Mosquitto, started here on free loopback ports, with four TLS listeners using the certificates
+``write_cert_dir`` wrote: server authentication only; ``require_certificate true``; mutual TLS
+with the certificate's common name as the username under the ACL that ``cityiot acl`` renders; and
+the device listener, where a device certificate's common name is a device id under
+``devices.acl``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -24,7 +27,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from tests_support import eventually
 
-from cityiot.access.acl import COLLECTOR_USER, render_acl, write_auth_dir
+from cityiot.access.acl import COLLECTOR_USER, render_acl, render_device_acl, write_auth_dir
 from cityiot.access.certs import CertFiles, write_cert_dir
 from cityiot.local.ports import free_port
 
@@ -37,6 +40,7 @@ CONNECT_TIMEOUT = 5.0
 SILENCE = 0.5
 VENDOR = "dabashou"
 OTHER_VENDOR = "hangxin-vending"
+DEVICE, OTHER_DEVICE = "RS-330212-0007", "RS-330212-0008"
 COMPOSE = Path(__file__).resolve().parents[2] / "deploy" / "compose"
 
 
@@ -47,6 +51,7 @@ class Broker:
     server_auth_port: int
     mutual_port: int
     identity_port: int
+    device_port: int
     certs: CertFiles
     foreign: CertFiles
 
@@ -71,12 +76,17 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     """Mosquitto with TLS listeners from `cityiot certs` files; terminated after the module."""
     base = tmp_path_factory.mktemp("tls")
     certs = write_cert_dir(
-        base / "certs", clients=[COLLECTOR_USER, VENDOR, OTHER_VENDOR], key_type="ec"
+        base / "certs",
+        clients=[COLLECTOR_USER, VENDOR, OTHER_VENDOR],
+        devices=[DEVICE, OTHER_DEVICE],
+        key_type="ec",
     )
-    foreign = write_cert_dir(base / "foreign", clients=[VENDOR])
+    foreign = write_cert_dir(base / "foreign", clients=[VENDOR], devices=[DEVICE])
     acl = base / "mosquitto.acl"
     acl.write_text(render_acl())
-    ports = (free_port(), free_port(), free_port())
+    device_acl = base / "devices.acl"
+    device_acl.write_text(render_device_acl())
+    ports = (free_port(), free_port(), free_port(), free_port())
     tls = [
         f"cafile {certs.ca_cert}",
         f"certfile {certs.server_cert}",
@@ -104,6 +114,12 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
                 "use_identity_as_username true",
                 "allow_anonymous false",
                 f"acl_file {acl}",
+                f"listener {ports[3]} 127.0.0.1",
+                *tls,
+                "require_certificate true",
+                "use_identity_as_username true",
+                "allow_anonymous false",
+                f"acl_file {device_acl}",
                 "",
             ]
         )
@@ -272,20 +288,91 @@ def test_tls_identity_as_username_keeps_vendor_lane(broker: Broker) -> None:
         collector.close()
 
 
+def test_tls_device_certificate_publishes_only_for_its_own_device(broker: Broker) -> None:
+    """On the device listener a device certificate (CN = device id) writes its own topics, under
+    any facility or vendor level (the collector checks those against the registry), and nothing
+    for another device; it cannot read either."""
+    certs = broker.certs
+    collector = _Session(broker.identity_port, ca=certs.ca_cert, cert=certs.clients[COLLECTOR_USER])
+    device = _Session(broker.device_port, ca=certs.ca_cert, cert=certs.devices[DEVICE])
+    try:
+        assert collector.connected
+        assert device.connected
+        collector.subscribe("$share/collectors/city/#")
+        device.subscribe("city/#")  # granted nothing: the ACL has no read for devices
+        own = f"city/recycling/{VENDOR}/{DEVICE}/event"
+        own_status = f"city/recycling/{VENDOR}/{DEVICE}/status"
+        other_device = f"city/recycling/{VENDOR}/{OTHER_DEVICE}/event"
+        vendor_lane = f"city/recycling/{DEVICE}/x/event"  # the id read as a vendor slug
+        device.publish(other_device, b'{"seq":1}')
+        device.publish(vendor_lane, b'{"seq":2}')
+        device.publish(own, b'{"seq":3}')
+        device.publish(own_status, b'{"seq":4}')
+        collector.wait_for(2)
+        time.sleep(SILENCE)
+        assert collector.messages == [(own, b'{"seq":3}'), (own_status, b'{"seq":4}')]
+        assert device.messages == []
+    finally:
+        device.close()
+        collector.close()
+
+
+def test_tls_device_certificate_of_another_ca_refused(broker: Broker) -> None:
+    """A device certificate with the right common name from another CA does not connect."""
+    device = _Session(
+        broker.device_port, ca=broker.certs.ca_cert, cert=broker.foreign.devices[DEVICE]
+    )
+    device.close()
+    assert not device.connected
+
+
+def test_tls_vendor_certificate_is_no_device_on_the_device_listener(broker: Broker) -> None:
+    """A vendor's certificate (CN = slug) on the device listener has no vendor lane there."""
+    certs = broker.certs
+    collector = _Session(broker.identity_port, ca=certs.ca_cert, cert=certs.clients[COLLECTOR_USER])
+    vendor = _Session(broker.device_port, ca=certs.ca_cert, cert=certs.clients[VENDOR])
+    try:
+        assert collector.connected
+        assert vendor.connected
+        collector.subscribe("$share/collectors/city/#")
+        lane = f"city/recycling/{VENDOR}/{DEVICE}/event"
+        vendor.publish(lane, b'{"seq":1}')
+        own_id = f"city/recycling/x/{VENDOR}/event"  # its slug in the device level: allowed
+        vendor.publish(own_id, b'{"seq":2}')
+        collector.wait_for(1)
+        time.sleep(SILENCE)
+        assert collector.messages == [(own_id, b'{"seq":2}')]
+    finally:
+        vendor.close()
+        collector.close()
+
+
+class ComposeBroker(NamedTuple):
+    """deploy/compose's Mosquitto as run here: the password and device listeners' ports."""
+
+    port: int
+    auth: Path
+    tls: Path
+    device_port: int
+
+
 @pytest.fixture(scope="module")
-def compose_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path, Path]]:
-    """deploy/compose's mosquitto.conf, paths and port moved to a temp dir, on real Mosquitto."""
+def compose_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeBroker]:
+    """deploy/compose's mosquitto.conf, paths and ports moved to a temp dir, on real Mosquitto."""
     base = tmp_path_factory.mktemp("compose-mqtt")
     auth = write_auth_dir(base / "auth", [VENDOR]).directory
-    tls = write_cert_dir(base / "tls", hosts=["mosquitto"]).directory
+    tls = write_cert_dir(
+        base / "tls", hosts=["mosquitto"], clients=[COLLECTOR_USER], devices=[DEVICE]
+    ).directory
     (base / "data").mkdir()
-    port = free_port()
+    port, device_port = free_port(), free_port()
     conf = (COMPOSE / "mosquitto" / "mosquitto.conf").read_text()
     conf = (
         conf.replace("/mosquitto/auth/", f"{auth}/")
         .replace("/mosquitto/tls/", f"{tls}/")
         .replace("/mosquitto/data/", f"{base / 'data'}/")
         .replace("listener 8883", f"listener {port} 127.0.0.1")
+        .replace("listener 8884", f"listener {device_port} 127.0.0.1")
     )
     path = base / "mosquitto.conf"
     path.write_text("user root\n" + conf)  # the container runs as the files' owner; here: root
@@ -294,7 +381,8 @@ def compose_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[i
         proc = subprocess.Popen([MOSQUITTO, "-c", str(path)], stdout=out, stderr=subprocess.STDOUT)
     try:
         _wait_listening(port, proc, log)
-        yield port, auth, tls
+        _wait_listening(device_port, proc, log)
+        yield ComposeBroker(port, auth, tls, device_port)
     finally:
         proc.terminate()
         proc.wait(5)
@@ -306,10 +394,10 @@ def _password_session(port: int, auth: Path, tls: Path, user: str) -> _Session:
 
 
 def test_tls_compose_mosquitto_conf_serves_vendor_to_collector(
-    compose_broker: tuple[int, Path, Path],
+    compose_broker: ComposeBroker,
 ) -> None:
     """deploy/compose's mosquitto.conf: TLS + password + ACL carry a vendor's message through."""
-    port, auth, tls = compose_broker
+    port, auth, tls, _ = compose_broker
     collector = _password_session(port, auth, tls, COLLECTOR_USER)
     vendor = _password_session(port, auth, tls, VENDOR)
     try:
@@ -324,9 +412,37 @@ def test_tls_compose_mosquitto_conf_serves_vendor_to_collector(
         collector.close()
 
 
-def test_tls_compose_healthcheck_command_passes(compose_broker: tuple[int, Path, Path]) -> None:
+def test_tls_compose_device_listener_pins_a_device_to_its_topics(
+    compose_broker: ComposeBroker,
+) -> None:
+    """deploy/compose's device listener: a device certificate reaches the password-listener
+    collector on its own topic and nowhere else."""
+    port, auth, tls, device_port = compose_broker
+    collector = _password_session(port, auth, tls, COLLECTOR_USER)
+    device = _Session(
+        device_port,
+        ca=tls / "ca.crt",
+        host="localhost",
+        cert=(tls / "devices" / f"{DEVICE}.crt", tls / "devices" / f"{DEVICE}.key"),
+    )
+    try:
+        assert collector.connected
+        assert device.connected
+        collector.subscribe("$share/collectors/city/#")
+        own = f"city/recycling/{VENDOR}/{DEVICE}/event"
+        device.publish(f"city/recycling/{VENDOR}/{OTHER_DEVICE}/event", b'{"seq":1}')
+        device.publish(own, b'{"seq":2}')
+        collector.wait_for(1)
+        time.sleep(SILENCE)
+        assert collector.messages == [(own, b'{"seq":2}')]
+    finally:
+        device.close()
+        collector.close()
+
+
+def test_tls_compose_healthcheck_command_passes(compose_broker: ComposeBroker) -> None:
     """compose.yaml's Mosquitto health check (mosquitto_pub over TLS as the probe user) exits 0."""
-    port, auth, tls = compose_broker
+    port, auth, tls, _ = compose_broker
     compose = yaml.safe_load((COMPOSE / "compose.yaml").read_text())
     kind, command = compose["services"]["mosquitto"]["healthcheck"]["test"]
     assert kind == "CMD-SHELL"

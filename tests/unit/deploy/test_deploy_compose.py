@@ -164,7 +164,10 @@ def test_compose_mosquitto_mounts_no_ca_key(compose: dict[str, Any]) -> None:
     ):
         assert f":{target}:ro" in mounts
     assert mosquitto["user"] == "${HOST_UID:-1000}:${HOST_GID:-1000}"
-    assert mosquitto["ports"] == ["${MQTT_TLS_PORT:-8883}:8883"]
+    assert mosquitto["ports"] == [
+        "${MQTT_TLS_PORT:-8883}:8883",
+        "${MQTT_DEVICE_TLS_PORT:-8884}:8884",
+    ]
 
 
 def test_compose_grafana_mounts_provisioning(compose: dict[str, Any]) -> None:
