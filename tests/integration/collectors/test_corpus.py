@@ -94,6 +94,9 @@ def test_collector_corpus_lands_exactly(
         ),
         (f"{p}/mobility/hellobike/{eb}/position", b"$GNGGA,garbage*00\r\n", "bad_nmea"),
         (f"{p}/vending/ubox/VM-999/event", payload("vending_sale", 1), "unknown_device"),
+        # Another vendor's user writing a sale into ubox's machine; the machine under recycling.
+        (f"{p}/vending/dabashou/{vm}/event", payload("vending_sale", 9), "wrong_vendor"),
+        (f"{p}/recycling/ubox/{vm}/event", payload("recycling_dropoff", 9), "wrong_facility"),
     ]
     will_topic = f"{p}/vending/ubox/{vm}/status"
     will = json.dumps({"ts": now_ts(), "seq": 4, "state": "offline", "reason": "connection_lost"})
