@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from cityiot.cli.startup import log_settings
 from core.errors import CityiotError
 from core.settings import Settings
 from core.settings.alert import AlertSettings
@@ -93,6 +94,7 @@ def run(
     endpoints = alerts.endpoints()
     if not endpoints:
         raise CityiotError("no webhook endpoint configured (CITYIOT_ALERT_WEBHOOKS)")
+    log_settings(settings, ("kafka", "alert"))
     dead_letter = alerts.dead_letter_path or settings.run_dir / "alerts" / "deadletter.jsonl"
 
     async def main() -> int:

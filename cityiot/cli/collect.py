@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cityiot.cli.startup import log_settings
 from collectors.service import run_collector
 from core.settings import Settings
 
@@ -57,4 +58,6 @@ def collect(
     if registry is not None:
         data["registry_path"] = registry
     # Validated again as a whole: an option breaks the same rules as its variable.
-    run_collector(Settings.model_validate(data))
+    settings = Settings.model_validate(data)
+    log_settings(settings, ("mqtt", "kafka", "collector"))
+    run_collector(settings)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from cityiot.cli.startup import log_settings
 from core.settings import MqttSettings, Settings
 from core.signals import stop_on_signals
 from simulator.fleet import MIXES
@@ -70,6 +71,8 @@ def simulate(
     if verbose:
         logging.getLogger("simulator").setLevel(logging.INFO)
     settings = Settings()
+    if verbose:
+        log_settings(settings, ("mqtt",))
     options = RunOptions(
         devices=devices,
         rate=rate,

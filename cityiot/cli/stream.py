@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from cityiot.cli.startup import log_settings
 from core.settings import Settings
 from streams.worker import run_stream
 
@@ -32,4 +33,5 @@ def stream(
         settings = settings.model_copy(
             update={"stream": settings.stream.model_copy(update={"app_id": app_id})}
         )
+    log_settings(settings, ("kafka", "influxdb", "stream", "alert"))
     run_stream(settings, loglevel=loglevel.upper())
