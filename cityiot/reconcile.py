@@ -5,6 +5,9 @@ sales (fen) and drop-off (grams) totals per district, category, payment and outc
 messages per reason. This module reads the same figures back from InfluxDB (raw points and the
 ``*_1m`` roll-ups) and from the dead-letter topic, and compares them line by line. ``lost`` is
 every valid message the truth has and storage lacks; a run of the platform must end with 0.
+Reboots are checked per device: the truth's counter restarts against ``resets`` in the newest
+``device_health`` point (written every ``CITYIOT_STREAM_HEALTH_INTERVAL_S``, so this figure
+trails the others by up to one interval).
 
 :func:`compare` is pure; :func:`read_stored` and :func:`count_deadletters` are the I/O.
 """
@@ -68,6 +71,7 @@ class Stored(BaseModel):
     dropoffs_1m: dict[Key, tuple[int, int]]  # (district, category) → n, grams
     positions: dict[Key, int]  # (district, asset_type) → n
     duplicates_dropped: int | None = None
+    resets: dict[str, int] = {}  # device → counter restarts (device_health), devices with any
 
 
 class Check(BaseModel):
@@ -167,6 +171,17 @@ def compare(truth: Truth, stored: Stored, deadletters: Counter[str]) -> Reconcil
         actual = stored.positions.get(pos_key, 0)
         checks.append(Check(name=f"positions {'/'.join(pos_key)}", expected=count, actual=actual))
 
+    # Devices that rebooted, or that storage says did: a device neither names has 0 on both sides.
+    expected_resets = {d: r.resets for d, r in truth.seq.items() if r.resets}
+    for device in sorted(expected_resets.keys() | stored.resets.keys()):
+        checks.append(
+            Check(
+                name=f"resets {device}",
+                expected=expected_resets.get(device, 0),
+                actual=stored.resets.get(device, 0),
+            )
+        )
+
     return Reconciliation(
         published=truth.published,
         valid=truth.valid,
@@ -234,6 +249,11 @@ def read_stored(target: InfluxTarget) -> Stored:
     duplicates = None
     for _, row in _rows(target, 'SELECT sum(duplicates) AS d FROM "platform_stats"'):
         duplicates = int(row["d"] or 0)
+    # A device's resets only grow, so its last point with any is its newest count.
+    resets: dict[str, int] = {}
+    query = 'SELECT last("resets") AS r FROM "device_health" WHERE "resets" > 0 GROUP BY "device"'
+    for tags, row in _rows(target, query):
+        resets[tags["device"]] = int(row["r"] or 0)
     return Stored(
         points=points,
         statuses=count_points(target, STATUS_MEASUREMENT),
@@ -243,6 +263,7 @@ def read_stored(target: InfluxTarget) -> Stored:
         dropoffs_1m=dropoffs_1m,
         positions=positions,
         duplicates_dropped=duplicates,
+        resets=resets,
     )
 
 

@@ -2,10 +2,10 @@
 
 Pure apart from the injected clock: no sockets, no files. Each device's behaviour runs on
 simulated seconds (its daily peaks, trips and faults); the engine fires timers in simulated-time
-order, numbers each device's valid JSON messages 0, 1, 2... without gaps, stamps them with the
-wall clock (``ts`` must be "now" for the collectors), and mixes in NMEA fixes and malformed
-messages at the requested ratios. How fast simulated time passes is whatever the publishing rate
-makes it; the truth file records how much of it a run covered.
+order, numbers each device's valid JSON messages 0, 1, 2... without gaps (from 0 again after a
+reboot), stamps them with the wall clock (``ts`` must be "now" for the collectors), and mixes in
+NMEA fixes and malformed messages at the requested ratios. How fast simulated time passes is
+whatever the publishing rate makes it; the truth file records how much of it a run covered.
 
 Determinism: the same fleet, seed and options give the same messages in the same order; only the
 wall-clock times differ (``ts``, and the NMEA fix time with its checksum). With a fixed ``clock``
@@ -27,7 +27,7 @@ from schemas.encode import format_ts
 from simulator.bad import BAD_REASONS, make_bad, needs_mobility
 from simulator.behaviours import BEHAVIOURS, Behaviour, Emission
 from simulator.behaviours.base import LandGrid
-from simulator.faults import Faults, plan_faults
+from simulator.faults import REBOOT_SHARE, Faults, plan_faults
 from simulator.fleet import Device, Fleet, Locator
 from simulator.message import SimMessage
 from simulator.nmea import TALKERS, Talker, encode_fix
@@ -37,6 +37,8 @@ __all__ = ["Clock", "Simulation", "encode_wire", "generate", "last_will_pair", "
 Clock = Callable[[], datetime]
 # Devices boot within the first seconds of simulated time, in random order.
 BOOT_WITHIN_S = 10.0
+# A reboot planned inside an outage happens this long after the device is back online.
+REBOOT_AFTER_OUTAGE_S = 1.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _CS = timedelta(milliseconds=10)
@@ -56,6 +58,10 @@ class _Run:
     last_nmea_cs: int = 0
     offline: bool = False
     unregistered: int = field(default=0)
+    #: Reboots so far in this run (0: the first start).
+    boot: int = 0
+    #: After a reboot, the earliest ``ts`` of the new boot (see :meth:`Simulation._reboot`).
+    not_before: datetime | None = None
 
 
 class Simulation:
@@ -71,10 +77,12 @@ class Simulation:
         nmea_ratio: float = 0.0,
         clock: Clock = wall_clock,
         prefix: str = "city",
+        reboot_share: float = REBOOT_SHARE,
     ) -> None:
         if not fleet.devices:
             raise ValueError("the fleet has no devices to simulate")
-        for name, ratio in (("bad_ratio", bad_ratio), ("nmea_ratio", nmea_ratio)):
+        ratios = (("bad_ratio", bad_ratio), ("nmea_ratio", nmea_ratio))
+        for name, ratio in (*ratios, ("reboot_share", reboot_share)):
             if not 0.0 <= ratio <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1], got {ratio}")
         self.fleet = fleet
@@ -90,7 +98,11 @@ class Simulation:
         self._order = itertools.count()
         land = LandGrid(locator)
         for i, device in enumerate(fleet.devices):
-            faults = plan_faults(device, random.Random(f"{seed}:faults:{device.device_id}"))
+            faults = plan_faults(
+                device,
+                random.Random(f"{seed}:faults:{device.device_id}"),
+                reboot_share=reboot_share,
+            )
             behaviour = BEHAVIOURS[device.facility](
                 device, random.Random(f"{seed}:{device.device_id}"), land, faults
             )
@@ -124,7 +136,15 @@ class Simulation:
             if outage is not None:
                 self._push(max(outage.start, t), index, "offline")
                 self._push(max(outage.end, t), index, "online")
+            if run.faults.reboot is not None:
+                self._push(max(run.faults.reboot.at, t), index, "reboot")
             return self._status(run, "online", "boot")
+        if timer == "reboot":
+            outage = run.faults.outage
+            if run.offline and outage is not None:
+                self._push(outage.end + REBOOT_AFTER_OUTAGE_S, index, "reboot")
+                return None
+            return self._reboot(run)
         if timer == "offline":
             run.offline = True
             # What the device's last will would say (see simulator.faults).
@@ -137,6 +157,18 @@ class Simulation:
         if emission is None or run.offline:
             return None  # nothing happened, or it happened while the device was cut off
         return self._valid(run, emission)
+
+    def _reboot(self, run: _Run) -> SimMessage:
+        """The device restarts: seq from 0 again, a boot status first (docs/vendors.md).
+
+        Its new boot starts a millisecond after the clock's current reading: every message it
+        sent before carries an earlier ``ts``, as a real restart (seconds long) guarantees; the
+        platform tells the boots apart by that (streams/dedup.py).
+        """
+        run.boot += 1
+        run.next_seq = 0
+        run.not_before = _EPOCH + ((self.clock() - _EPOCH) // _MS + 1) * _MS
+        return self._status(run, "online", "boot")
 
     def _status(self, run: _Run, state: str, reason: str) -> SimMessage:
         body = DeviceStatus(state=state, reason=reason, firmware=run.device.firmware)
@@ -153,6 +185,11 @@ class Simulation:
             and self._rng.random() < self.nmea_ratio
         ):
             return self._nmea(run, topic, body, now)
+        if run.not_before is not None:
+            if now < run.not_before:
+                now = run.not_before
+            else:
+                run.not_before = None
         seq = run.next_seq
         run.next_seq += 1
         ts: datetime | int = now if device.ts_format == "rfc3339" else (now - _EPOCH) // _MS
@@ -167,6 +204,7 @@ class Simulation:
             seq=seq,
             body=body,
             district=emission.district,
+            boot=run.boot,
         )
 
     def _nmea(self, run: _Run, topic: str, body: MobilityPosition, now: datetime) -> SimMessage:
@@ -254,6 +292,7 @@ def generate(
     nmea_ratio: float = 0.0,
     clock: Clock = wall_clock,
     prefix: str = "city",
+    reboot_share: float = REBOOT_SHARE,
 ) -> Iterator[SimMessage]:
     """``n`` messages (None: without end) of ``fleet``, labelled, without any MQTT.
 
@@ -268,6 +307,7 @@ def generate(
         nmea_ratio=nmea_ratio,
         clock=clock,
         prefix=prefix,
+        reboot_share=reboot_share,
     ).messages()
     return messages if n is None else itertools.islice(messages, n)
 

@@ -1,15 +1,20 @@
-"""Faults a device can suffer during a run: a fridge warming up, a bin left to fill, an outage.
+"""Faults a device can suffer during a run: a fridge warming up, a bin left to fill, an outage,
+a reboot.
 
 Planned once per device from its own random stream, so the same seed breaks the same devices at
 the same simulated moments. Behaviours consult the plan (a warming fridge reports its rising
-temperature and EVA-DTS codes; an unemptied bin climbs to 100 %); the engine handles outages,
-which are the same for every facility.
+temperature and EVA-DTS codes; an unemptied bin climbs to 100 %); the engine handles outages
+and reboots, which are the same for every facility.
 
 Last wills: all simulated devices share one MQTT connection, so the broker cannot publish a
 per-device will for them. A device that drops offline therefore gets, on the broker's behalf, the
 ``status`` offline message its will would carry (reason ``connection_lost``), then silence, then
 ``online`` (reason ``reconnect``). Real wills are shown separately by :mod:`simulator.publisher`
 with a few devices on connections of their own.
+
+Reboots: a rebooting device starts its seq again from 0 and sends a ``status`` online with reason
+``boot`` first, as docs/vendors.md ("Reboots") asks of devices; the platform must store every
+message of the new boot and still drop redeliveries (streams/dedup.py).
 """
 
 from __future__ import annotations
@@ -20,7 +25,15 @@ from dataclasses import dataclass
 from schemas import Facility
 from simulator.fleet import Device
 
-__all__ = ["BinOverflow", "Faults", "FridgeWarming", "Outage", "plan_faults"]
+__all__ = [
+    "REBOOT_SHARE",
+    "BinOverflow",
+    "Faults",
+    "FridgeWarming",
+    "Outage",
+    "Reboot",
+    "plan_faults",
+]
 
 # Shares of devices that suffer each fault in a run [assumption: chosen so that a fleet of a few
 # hundred shows every fault on the dashboards within the first simulated hours].
@@ -35,6 +48,11 @@ WARMING_C_PER_H = (1.5, 4.0)
 WARMING_CEILING_C = 28.0
 # Cellular dead zones and power cuts: 20-90 minutes offline [assumption].
 OUTAGE_S = (20 * 60.0, 90 * 60.0)
+# Watchdog resets, power blips and firmware updates [assumption: 5 % of devices once a run, so a
+# fleet of a hundred shows a few]. Between 5 and 20 simulated minutes: a 12-second test run at
+# 300 msg/s covers ~25 of them, so even short runs see every planned reboot.
+REBOOT_SHARE = 0.05
+REBOOT_AT_S = (5 * 60.0, 20 * 60.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,20 +91,36 @@ class Outage:
 
 
 @dataclass(frozen=True, slots=True)
+class Reboot:
+    """The device restarts at ``at`` (a reboot falling in an outage waits for its end)."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Faults:
     """A device's fault plan; None where it stays healthy."""
 
     fridge: FridgeWarming | None = None
     overflow: BinOverflow | None = None
     outage: Outage | None = None
+    reboot: Reboot | None = None
 
 
-def plan_faults(device: Device, rng: random.Random) -> Faults:
-    """Decide ``device``'s faults. Draws a fixed number of values, whatever the outcome."""
+def plan_faults(
+    device: Device, rng: random.Random, *, reboot_share: float = REBOOT_SHARE
+) -> Faults:
+    """Decide ``device``'s faults. Draws a fixed number of values, whatever the outcome.
+
+    ``reboot_share``: the share of devices that reboot once (0 for none, 1 for all).
+    """
     draws = [rng.random() for _ in range(3)]
     starts = [rng.uniform(*FAULT_START_S) for _ in range(3)]
     rate = rng.uniform(*WARMING_C_PER_H)
     duration = rng.uniform(*OUTAGE_S)
+    # Drawn after the others: a seed plans the same fridges, bins and outages as before reboots.
+    reboot_draw = rng.random()
+    reboot_at = rng.uniform(*REBOOT_AT_S)
     fridge = overflow = None
     if device.facility is Facility.VENDING and draws[0] < FRIDGE_WARMING_SHARE:
         fridge = FridgeWarming(start=starts[0], c_per_h=rate)
@@ -95,4 +129,5 @@ def plan_faults(device: Device, rng: random.Random) -> Faults:
     outage = None
     if draws[2] < OUTAGE_SHARE:
         outage = Outage(start=starts[2], end=starts[2] + duration)
-    return Faults(fridge=fridge, overflow=overflow, outage=outage)
+    reboot = Reboot(at=reboot_at) if reboot_draw < reboot_share else None
+    return Faults(fridge=fridge, overflow=overflow, outage=outage, reboot=reboot)

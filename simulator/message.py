@@ -27,6 +27,8 @@ class SimMessage:
         district: Registry district, or for a position the district containing the fix.
         source_format: ``json`` or ``nmea``.
         variant: How an invalid message is broken (``truncated``, ``checksum``...).
+        boot: The device's boot it was sent in: 0 from its first start, 1 after its first
+            reboot (its seq starts again from 0)...
     """
 
     topic: str
@@ -41,6 +43,7 @@ class SimMessage:
     district: str | None = None
     source_format: Literal["json", "nmea"] = "json"
     variant: str | None = None
+    boot: int = 0
 
     @property
     def channel(self) -> str:

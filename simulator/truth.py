@@ -1,8 +1,8 @@
 """The truth file: what the simulator published, for checking every later stage against.
 
 Counts per channel and reject reason, exact totals (integer fen and grams) per measurement,
-district, category and payment, and each device's seq range. Accumulated message by message from
-the simulator's own labels and bodies (:class:`TruthBuilder`), written as JSON
+district, category and payment, and each device's seq range and reboots. Accumulated message by
+message from the simulator's own labels and bodies (:class:`TruthBuilder`), written as JSON
 (:meth:`Truth.model_dump_json`) and read back with :meth:`Truth.model_validate_json`.
 
 Sales are totalled per outcome (success, failed, refunded): revenue is the ``success`` rows'
@@ -81,13 +81,17 @@ class StatusTotal(BaseModel):
 
 
 class SeqRange(BaseModel):
-    """Seqs of a device's valid JSON messages: gap-free, so ``count == last - first + 1``."""
+    """Seqs of a device's valid JSON messages in its last boot: gap-free, so
+    ``count == last - first + 1``; ``resets`` reboots before it (each starting again from 0)."""
 
     model_config = _CONFIG
 
     first: int
     last: int
     count: int
+    resets: int = Field(
+        0, description="Counter restarts (reboots) in the run: device_health's `resets`."
+    )
 
 
 class Truth(BaseModel):
@@ -140,6 +144,7 @@ class TruthBuilder:
         self.dropoffs: dict[tuple[str, str], list[int]] = {}
         self.positions: Counter[tuple[str, str, str]] = Counter()
         self.statuses: Counter[tuple[str, str]] = Counter()
+        # device → [boot, first seq, last seq, count] of its latest boot acknowledged
         self.seqs: dict[str, list[int]] = {}
 
     def add(self, msg: SimMessage) -> None:
@@ -150,12 +155,12 @@ class TruthBuilder:
         self.channels[f"{msg.facility.value}/{msg.channel}"] += 1
         if msg.seq is not None:
             seen = self.seqs.get(msg.device_id)
-            if seen is None:
-                self.seqs[msg.device_id] = [msg.seq, msg.seq, 1]
-            else:  # min/max: acknowledgements may be counted out of order
-                seen[0] = min(seen[0], msg.seq)
-                seen[1] = max(seen[1], msg.seq)
-                seen[2] += 1
+            if seen is None or msg.boot > seen[0]:
+                self.seqs[msg.device_id] = [msg.boot, msg.seq, msg.seq, 1]
+            elif msg.boot == seen[0]:  # min/max: acknowledgements may be counted out of order
+                seen[1] = min(seen[1], msg.seq)
+                seen[2] = max(seen[2], msg.seq)
+                seen[3] += 1
         district = msg.district or OUTSIDE
         body = msg.body
         if isinstance(body, VendingSale):
@@ -233,7 +238,7 @@ class TruthBuilder:
                     for k, v in sorted(self.statuses.items())
                 ],
                 "seq": {
-                    d: SeqRange(first=v[0], last=v[1], count=v[2])
+                    d: SeqRange(first=v[1], last=v[2], count=v[3], resets=v[0])
                     for d, v in sorted(self.seqs.items())
                 },
             }

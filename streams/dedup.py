@@ -16,6 +16,9 @@ any of three signs and then starts a new boot (counted in ``resets``):
 
 A message sent before the current boot began (device time earlier than its first message: late,
 or redelivered) is judged against the previous boot's highest seq: at or below it, a duplicate.
+Unless its device time is also later than every message of the previous boot: then it is this
+boot's, sent after the clock went back, the usual first NTP sync of a device whose clock ran
+ahead when it started (a message the device sent with a lower seq carried an earlier time).
 A device whose clock goes back at reboot and whose counter restarts near its old value is not
 recognised until it sends a boot status; docs/vendors.md says so.
 
@@ -74,7 +77,9 @@ class SeqTracker:
             if seq <= self.prev[0]:
                 self.duplicates += 1
                 return Verdict.DUPLICATE
-            self.prev = (seq, self.prev[1])
+            assert ts_ms is not None
+            # Its redelivery must fall on this side again: within the previous boot's times.
+            self.prev = (seq, max(self.prev[1], ts_ms))
             return Verdict.NEW
         top = self.max_seq
         if top is not None and self._restarted(seq, top, ts_ms, boot, reset_distance):
@@ -116,7 +121,11 @@ class SeqTracker:
         """Sent before the current boot began (a late message or a redelivery of it)."""
         if boot or ts_ms is None or self.boot is None or self.prev is None:
             return False
-        return ts_ms < self.boot[1] and seq != self.boot[0]
+        if ts_ms >= self.boot[1] or seq == self.boot[0]:
+            return False
+        # Earlier than this boot's start, yet later than the previous boot's newest message with
+        # a seq the previous boot had passed: this boot's, after its clock was set back.
+        return seq > self.prev[0] or ts_ms <= self.prev[1]
 
     def _restarted(
         self, seq: int, top: int, ts_ms: int | None, boot: bool, reset_distance: int

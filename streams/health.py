@@ -4,7 +4,8 @@ A device is *offline* when its last status said offline (its MQTT last will, or 
 shutdown) or when nothing arrived for three expected intervals. The interval comes from the
 envelope's enrichment (the collector's registry), else from ``default_expected_interval_s``.
 Age is measured on the platform's clock: now minus the collector's receive time of the device's
-newest message.
+newest message. Clock skew (``skew_p50_ms``, ``skew_p99_ms``: receive time minus device time over
+the device's last messages, :mod:`streams.skew`) is left out until the device sent a sample.
 
 Points are stamped at ``now`` rounded down to the health interval, so a worker that restarts
 inside one interval rewrites the same points instead of adding new ones.
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterable
 
 from streams.lineproto import line
 from streams.points import NS_PER_MS
+from streams.skew import skew_quantiles
 from streams.state import DeviceState, PartitionState
 
 __all__ = ["MISSED_INTERVALS", "health_lines", "is_online"]
@@ -45,6 +47,7 @@ def health_lines(
         for dev in part.devices.values():
             interval = interval_for(dev)
             online = is_online(dev, now_ms, interval)
+            skew = skew_quantiles(dev.skew)
             lines.append(
                 line(
                     "device_health",
@@ -57,6 +60,8 @@ def health_lines(
                         "duplicates": dev.seq.duplicates,
                         "resets": dev.seq.resets,
                         "late": dev.late,
+                        "skew_p50_ms": None if skew is None else skew[0],
+                        "skew_p99_ms": None if skew is None else skew[1],
                     },
                     ts,
                 )

@@ -36,6 +36,7 @@ from streams.rollups import (
     split_split,
     window_start,
 )
+from streams.skew import add_skew, samples_skew
 from streams.state import DeviceState, GroupAgg, GroupKey, PartitionState
 
 __all__ = ["BatchResult", "Processor", "Rejected"]
@@ -154,6 +155,9 @@ class Processor:
             dev.will_offline = getattr(body, "state", "online") == "offline"
         else:
             dev.will_offline = False
+        if samples_skew(body.kind):
+            # Accepted messages only: a redelivery repeats an old ts with a later receive time.
+            dev.skew = add_skew(dev.skew, rx_ms - ts_ms)
         result.lines.append(raw_line(env))
         if self.engine is not None:
             self._alert(self.engine, env, dev, part.partition, result)

@@ -13,6 +13,7 @@ rebuilt from the device records after a restart (:meth:`PartitionState.rebuild_g
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from pydantic_core import from_json, to_json
 from streams.alerts.state import DeviceAlerts
 from streams.dedup import SeqTracker
 from streams.rollups import Agg, Tags, split_split
+from streams.skew import dump_skew, load_skew
 
 __all__ = ["DeviceState", "GroupAgg", "GroupKey", "PartitionState", "state_key"]
 
@@ -47,6 +49,9 @@ class DeviceState:
     windows: dict[int, dict[str, Agg]] = field(default_factory=dict)
     # None until the alert engine first sees the device (or when the worker runs no rules).
     alerts: DeviceAlerts | None = None
+    # Receive time minus device time of its last messages (streams/skew.py); None until the
+    # first sample.
+    skew: array[int] | None = None
 
     def dump(self) -> bytes:
         data: dict[str, Any] = {
@@ -65,6 +70,8 @@ class DeviceState:
         }
         if self.alerts is not None:
             data["al"] = self.alerts
+        if self.skew is not None:
+            data["sk"] = dump_skew(self.skew)
         return to_json(data)
 
     @classmethod
@@ -85,6 +92,8 @@ class DeviceState:
             },
             # Records written before alerts were wired in have no "al".
             alerts=DeviceAlerts.model_validate(data["al"]) if "al" in data else None,
+            # Records written before skew was measured have no "sk".
+            skew=load_skew(data.get("sk")),
         )
 
     def evict_windows(self, before: int) -> None:

@@ -18,6 +18,8 @@ def test_e2e_seeded_run_is_exact(platform: Platform) -> None:
     assert result.exact, explain(result)
     assert result.lost == 0
     assert result.stored == result.valid
+    # Some devices rebooted (simulator.faults.REBOOT_SHARE), each reset counted in device_health.
+    assert [c for c in result.checks if c.name.startswith("resets ") and c.expected == 1]
 
 
 def test_e2e_mqtt_311_run_is_exact(settings: Settings, tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from tests_support import eventually
 
 from cityiot.local.runner import LocalServers
-from schemas import Rejected, RejectReason, decode, load_registry
+from collectors.pipeline import Inbound, Pipeline
+from schemas import Envelope, load_registry
 from simulator import RunOptions, Truth, run
 from simulator.publisher import MqttTarget
 
@@ -101,21 +102,21 @@ def test_run_subscriber_count_equals_truth(
     assert len(subscriber.received) == truth.published
     assert Truth.model_validate_json((tmp_path / "truth.json").read_text()) == truth
 
-    # What arrived, run through the contract and the written registry, matches the truth's labels.
-    registry = load_registry(tmp_path / "registry.csv")
+    # What arrived, run through the collectors' pipeline (contract and registry binding) with
+    # the written registry, matches the truth's labels.
+    pipeline = Pipeline(
+        collector_id="test", registry=load_registry(tmp_path / "registry.csv"), districts=None
+    )
     received_at = datetime.now(UTC)
     reasons: Counter[str] = Counter()
     channels: Counter[str] = Counter()
     for topic, payload in subscriber.received:
-        try:
-            env = decode(topic, payload, received_at=received_at)
-        except Rejected as exc:
-            reasons[exc.reason.value] += 1
+        routed = pipeline.route(Inbound(topic, payload, received_at, 0.0))
+        if routed.reason is not None:
+            reasons[routed.reason.value] += 1
             continue
-        if env.device_id not in registry:
-            reasons[RejectReason.UNKNOWN_DEVICE.value] += 1
-        else:
-            channels[f"{env.facility.value}/{env.channel.value}"] += 1
+        env = Envelope.model_validate_json(routed.value)
+        channels[f"{env.facility.value}/{env.channel.value}"] += 1
     assert dict(reasons) == truth.rejected_by_reason
     assert dict(channels) == truth.valid_by_channel
     wills = [p for t, p in subscriber.received if b"connection_lost" in p and b'"seq":1' in p]

@@ -49,6 +49,10 @@ def test_worker_exact_totals_with_every_message_twice(
         assert len(rows) == 120, "one device_health series per device"
         # The synthetic devices last spoke in 2025: three intervals have long passed.
         assert {r["values"][0][1] for r in rows} == {False}
+        # Each synthetic envelope was received 500 ms after its device time.
+        q = 'SELECT last("skew_p50_ms"), last("skew_p99_ms") FROM "device_health" GROUP BY "device"'
+        skews = {tuple(r["values"][0][1:]) for r in query(db.url, db.database, q)}
+        assert skews == {(500, 500)}
         q = (
             'SELECT last("total") FROM "devices_online" '
             'GROUP BY "district", "facility", "partition"'

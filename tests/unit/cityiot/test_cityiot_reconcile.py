@@ -13,7 +13,7 @@ from cityiot.reconcile import (
 )
 from schemas import Channel
 from schemas.topic import CHANNELS_BY_FACILITY
-from simulator.truth import Truth
+from simulator.truth import SeqRange, Truth
 from streams.measurements import MEASUREMENTS
 from streams.points import UNKNOWN
 
@@ -96,3 +96,29 @@ def test_reconcile_deadletter_identity_is_topic_and_bytes() -> None:
     assert _deadletter_identity(first, b"1") == _deadletter_identity(again, b"2")
     assert _deadletter_identity(first, b"1") != _deadletter_identity(other, b"1")
     assert _deadletter_identity(streams, b"x") != _deadletter_identity(streams, b"y")
+
+
+def test_compare_checks_resets_per_device() -> None:
+    """A reboot the truth has must be in device_health, and no device may reset more: one check
+    per device either side names."""
+    truth = _truth({"vending/status": 3}).model_copy(
+        update={
+            "seq": {
+                "VM-1": SeqRange(first=0, last=4, count=5, resets=1),
+                "VM-2": SeqRange(first=0, last=9, count=10),
+            }
+        }
+    )
+    stored = _stored({}, statuses=3)
+    exact = compare(truth, stored.model_copy(update={"resets": {"VM-1": 1}}), Counter())
+    assert exact.exact
+    assert [(c.name, c.expected, c.actual) for c in exact.checks if "resets" in c.name] == [
+        ("resets VM-1", 1, 1)
+    ]
+    wrong = compare(truth, stored.model_copy(update={"resets": {"VM-2": 1}}), Counter())
+    assert [(c.name, c.expected, c.actual) for c in wrong.mismatches] == [
+        ("resets VM-1", 1, 0),
+        ("resets VM-2", 0, 1),
+    ]
+    assert not wrong.exact
+    assert wrong.lost == 0

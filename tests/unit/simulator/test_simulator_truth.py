@@ -36,6 +36,7 @@ def test_truth_totals_equal_recount_from_decoded_envelopes(
     positions: Counter[tuple[str, ...]] = Counter()
     statuses: Counter[tuple[str, ...]] = Counter()
     seqs: dict[str, list[int]] = defaultdict(list)
+    boots: dict[str, int] = defaultdict(int)
     for m in messages:
         result = verdict(m, registry, NOW)
         if not isinstance(result, Envelope):
@@ -47,6 +48,10 @@ def test_truth_totals_equal_recount_from_decoded_envelopes(
         district = record.district_adcode
         channels[f"{result.facility.value}/{result.channel.value}"] += 1
         if result.seq is not None:
+            rebooted = isinstance(result.body, DeviceStatus) and result.body.reason == "boot"
+            if rebooted and result.device_id in seqs:  # count the new boot's seqs alone
+                boots[result.device_id] += 1
+                seqs[result.device_id].clear()
             seqs[result.device_id].append(result.seq)
         body = result.body
         if isinstance(body, VendingSale):
@@ -82,9 +87,10 @@ def test_truth_totals_equal_recount_from_decoded_envelopes(
         positions
     )
     assert {(s.district, s.state): s.count for s in truth.statuses} == dict(statuses)
-    assert {d: (min(v), max(v), len(v)) for d, v in seqs.items()} == {
-        d: (r.first, r.last, r.count) for d, r in truth.seq.items()
+    assert {d: (min(v), max(v), len(v), boots[d]) for d, v in seqs.items()} == {
+        d: (r.first, r.last, r.count, r.resets) for d, r in truth.seq.items()
     }
+    assert any(r.resets for r in truth.seq.values())
 
 
 def test_truth_measurements_are_all_present(messages: list[SimMessage]) -> None:

@@ -72,3 +72,33 @@ def test_dedup_state_round_trips_with_boots() -> None:
     assert again == t
     old = {"max": 3, "miss": [], "gaps": 0, "dups": 0, "ts": []}
     assert SeqTracker.load(old).resets == 0
+
+
+def test_dedup_clock_set_back_after_boot_keeps_the_new_boot() -> None:
+    """A device that starts with its clock 3 min fast, sends its boot status, then syncs NTP:
+    its next messages carry times before the boot status and are still new (not taken for the
+    previous boot's); redeliveries of either boot are still dropped."""
+    t = SeqTracker()
+    _day(t, 0, T0, 100)  # seq 0..99, the newest at T0 + 99 min
+    restart = T0 + 200 * MINUTE
+    assert _check(t, 0, restart + 3 * MINUTE, boot=True) is Verdict.NEW
+    synced = [_check(t, seq, restart + seq * 1000) for seq in range(1, 11)]
+    assert set(synced) == {Verdict.NEW}
+    assert _check(t, 5, restart + 5 * 1000) is Verdict.DUPLICATE  # this boot's, redelivered
+    assert _check(t, 42, T0 + 42 * MINUTE) is Verdict.DUPLICATE  # the previous boot's
+    assert _check(t, 11, restart + 4 * MINUTE) is Verdict.NEW  # the clock past the boot status
+    assert (t.resets, t.duplicates, t.gaps) == (1, 2, 0)
+
+
+def test_dedup_late_messages_of_previous_boot_stay_single() -> None:
+    """Messages of the previous boot flushed after the reboot (a buffer kept across it) are new
+    once; each redelivered after that is a duplicate."""
+    t = SeqTracker()
+    _day(t, 0, T0, 100)
+    restart = T0 + 200 * MINUTE
+    _day(t, 0, restart, 3)
+    flushed = [_check(t, seq, T0 + seq * MINUTE) for seq in range(100, 110)]
+    assert set(flushed) == {Verdict.NEW}
+    again = [_check(t, seq, T0 + seq * MINUTE) for seq in range(100, 110)]
+    assert set(again) == {Verdict.DUPLICATE}
+    assert t.resets == 1
