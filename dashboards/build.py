@@ -15,7 +15,15 @@ from typing import Any
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as dm
 
-from dashboards.boards import health, mobility, overview, platform, recycling, vending
+from dashboards.boards import (
+    health,
+    mobility,
+    overview,
+    platform,
+    recycling,
+    vending,
+    vendors,
+)
 from dashboards.boards.common import FOLDERS, Board, Folder
 from dashboards.influxql import register
 
@@ -38,6 +46,7 @@ BOARDS: tuple[Board, ...] = (
     mobility.BOARD,
     health.BOARD,
     platform.BOARD,
+    vendors.BOARD,
 )
 FOLDERS_FILE = "folders.json"
 

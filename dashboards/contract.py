@@ -8,7 +8,8 @@ all at once. What it checks, and why:
   overlap (Grafana silently moves overlapping panels, breaking the intended layout);
 * every target is raw InfluxQL through the ``$datasource`` variable with ``$timeFilter``, or a
   server-side math expression over refIds of the same panel;
-* InfluxQL stays portable across 1.x, 2.x and 3.x: no subqueries, no ``INTO``, no ``SLIMIT``;
+* InfluxQL stays portable across 1.x, 2.x and 3.x: no ``INTO``, no ``SLIMIT``; a subquery
+  (which all three run) has its own ``$timeFilter``, as every ``SELECT`` does;
 * every ``$variable`` used anywhere is defined (or a Grafana built-in), and a variable refers
   only to variables defined before it (Grafana resolves chains in list order).
 """
@@ -32,11 +33,11 @@ _UID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
 _NOT_PORTABLE = (
-    (re.compile(r"\bFROM\s*\(", re.IGNORECASE), "subquery (InfluxDB 3 has none)"),
     (re.compile(r"\bINTO\b", re.IGNORECASE), "INTO (2.x and 3.x reject it)"),
     (re.compile(r"\bSLIMIT\b|\bSOFFSET\b", re.IGNORECASE), "SLIMIT/SOFFSET (not in 3.x)"),
 )
 _EXPR_REF = re.compile(r"\$\{?([A-Za-z0-9_]+)\}?")
+_SELECT = re.compile(r"\bSELECT\b", re.IGNORECASE)
 
 
 def _bilingual(text: str) -> bool:
@@ -50,6 +51,8 @@ def _check_influxql(where: str, target: Mapping[str, Any], errors: list[str]) ->
         return
     if "$timeFilter" not in query:
         errors.append(f"{where}: no $timeFilter (would scan all history)")
+    elif query.count("$timeFilter") < len(_SELECT.findall(query)):
+        errors.append(f"{where}: a subquery without its own $timeFilter (would scan all history)")
     if target.get("resultFormat") not in RESULT_FORMATS:
         errors.append(f"{where}: resultFormat {target.get('resultFormat')!r}")
     source = target.get("datasource") or {}

@@ -1,7 +1,7 @@
 """Field config shared by the panel kinds and the boards: thresholds, names, colours, mappings.
 
-Also the two ways Grafana computes what InfluxQL cannot without a subquery (which InfluxDB 3
-lacks): server-side math expressions over a panel's queries, and the ``groupBy`` transformation.
+Also the two ways Grafana computes what one plain InfluxQL query cannot: server-side math
+expressions over a panel's queries, and the ``groupBy`` transformation.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def steps(*points: tuple[float | None, str]) -> dashboard.ThresholdsConfig:
 def math(ref_id: str, expression: str) -> expr.TypeMath:
     """A Grafana server-side math expression (``$A / $B * 100``) over the panel's queries.
 
-    Used for shares: a ratio of two sums needs a subquery in InfluxQL, which InfluxDB 3 does not
-    support, so the division happens in Grafana instead.
+    Used for shares: a ratio of two differently filtered sums needs a subquery in InfluxQL; the
+    division happens in Grafana instead, over two plain sums.
     """
     return (
         expr.TypeMath()

@@ -19,7 +19,10 @@ from typing import Any
 from core.influx import InfluxTarget
 from dashboards.queries import PanelQuery, TimeRange, panel_queries
 
-__all__ = ["PanelData", "Series", "Table", "run_panel"]
+__all__ = ["FRAME_TIME", "PanelData", "Series", "Table", "run_panel"]
+
+# The time column of a table frame: Grafana's InfluxQL response parser names it so.
+FRAME_TIME = "Time"
 
 
 @dataclass
@@ -37,10 +40,16 @@ class Table:
 
 @dataclass
 class PanelData:
-    """What a panel would draw: series (time series, stats, pies) and tables (bars, maps)."""
+    """What a panel would draw: series (time series, stats, pies) and tables (bars, maps).
+
+    ``tables`` has one table per InfluxDB series; ``frames`` one per ``table`` query, as
+    Grafana's datasource hands them to the panel's transformations (``dashboards.transforms``):
+    ``Time``, the tags, the columns, every series of the query appended.
+    """
 
     series: list[Series] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
+    frames: list[Table] = field(default_factory=list)
 
     def blank(self) -> bool:
         """True when Grafana would show "No data": no non-null value anywhere."""
@@ -53,6 +62,7 @@ def _series_name(query: PanelQuery, raw: Mapping[str, Any], column: str) -> str:
     tags: Mapping[str, str] = raw.get("tags") or {}
     if query.alias:
         name = query.alias.replace("$col", column)
+        name = name.replace("$measurement", raw["name"]).replace("$m", raw["name"])
         for key, value in tags.items():
             name = name.replace(f"$tag_{key}", value)
         return name
@@ -62,11 +72,16 @@ def _series_name(query: PanelQuery, raw: Mapping[str, Any], column: str) -> str:
 
 def _shape(query: PanelQuery, answer: list[dict[str, Any]], data: PanelData) -> list[Series]:
     if query.result_format == "table":
+        frame = Table([], [])
         for raw in answer:
             tags = raw.get("tags") or {}
             columns = ["time", *tags.keys(), *raw["columns"][1:]]
             rows = [[row[0], *tags.values(), *row[1:]] for row in raw["values"]]
             data.tables.append(Table(columns, rows))
+            frame.columns = [FRAME_TIME, *columns[1:]]
+            frame.rows += rows
+        if answer:
+            data.frames.append(frame)
         return []
     out = []
     for raw in answer:

@@ -191,7 +191,7 @@ def bars(
     Several table queries are merged on their tag column (Grafana's ``merge`` transformation).
     ``latest`` names columns of a query grouped by ``time(1m)`` and the x tag: Grafana's
     ``groupBy`` transformation keeps each one's last value per x (the latest minute), which
-    InfluxQL could only do with a subquery, and InfluxDB 3 has none.
+    InfluxQL could only do with a subquery.
     """
     panel = (
         barchart.Panel()
@@ -231,11 +231,20 @@ def table_panel(
     unit: str,
     mappings: dict[str, str] | None = None,
     column_mappings: dict[str, dict[str, str]] | None = None,
+    column_units: dict[str, str] | None = None,
+    zero_when_empty: Sequence[str] = (),
+    transformations: Sequence[dm.DataTransformerConfig] = (),
+    sort_desc: str | None = None,
     thresholds: dashboard.ThresholdsConfig | None = None,
     w: int = 12,
     h: int = 8,
 ) -> table.Panel:
-    """Rows of a ``table`` query (silent devices, firing alerts), tag values shown by name."""
+    """Rows of ``table`` queries (silent devices, firing alerts), tag values shown by name.
+
+    ``transformations`` (:mod:`dashboards.transforms`) turn several queries into one table;
+    ``column_units``, ``zero_when_empty`` (counts that have no row when nothing happened: shown
+    as 0, not blank) and ``sort_desc`` name its columns as shown (after any rename).
+    """
     panel = (
         table.Panel()
         .title(title(zh, en))
@@ -249,6 +258,14 @@ def table_panel(
         panel.override_by_name(
             column, [dm.DynamicConfigValue(id_val="mappings", value=value_names(names))]
         )
+    for column, column_unit in (column_units or {}).items():
+        panel.override_by_name(column, [dm.DynamicConfigValue(id_val="unit", value=column_unit)])
+    for column in zero_when_empty:
+        panel.override_by_name(column, [dm.DynamicConfigValue(id_val="noValue", value="0")])
+    if transformations:
+        panel.transformations(list(transformations))
+    if sort_desc is not None:
+        panel.sort_by([common_b.TableSortByFieldState().display_name(sort_desc).desc(True)])
     _common(panel, queries=queries, description=description, unit=unit, w=w, h=h)
     return panel
 

@@ -9,6 +9,7 @@ each title is drawn, instead of boxes.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -26,9 +27,10 @@ from matplotlib.axes import Axes
 
 from core.influx import InfluxTarget
 from dashboards.build import build_all
-from dashboards.influx import PanelData, Table, run_panel
+from dashboards.influx import FRAME_TIME, PanelData, Table, run_panel
 from dashboards.labels import DISTRICT_NAMES
 from dashboards.queries import TimeRange, iter_panels
+from dashboards.transforms import shown_tables
 from dashboards.variables import ALL
 
 __all__ = ["cjk_font", "render_snapshots"]
@@ -53,6 +55,7 @@ UNIT_SUFFIX = {
     "velocitykmh": " km/h",
     "celsius": " °C",
     "s": " s",
+    "ms": " ms",
 }
 VARIABLES = {"datasource": "cityiot-influxdb", "district": ALL, "facility": ALL, "vendor": ALL}
 
@@ -77,17 +80,24 @@ def _fmt(value: float | None, unit: str) -> str:
         return "–"
     if unit == "currencyCNY":
         return f"¥{value:,.2f}"
+    if unit == "percentunit":
+        return f"{value * 100:,.1f} %"
     digits = 0 if abs(value) >= 100 or float(value).is_integer() else 1
     return f"{value:,.{digits}f}{UNIT_SUFFIX.get(unit, '')}"
 
 
-def _names(panel: Mapping[str, Any]) -> dict[str, str]:
+def _override(panel: Mapping[str, Any], prop_id: str) -> dict[str, Any]:
+    """Per field name, the value its ``byName`` override gives ``prop_id``."""
     out = {}
     for override in panel.get("fieldConfig", {}).get("overrides", []):
         for prop in override.get("properties", []):
-            if prop.get("id") == "displayName":
+            if prop.get("id") == prop_id:
                 out[override["matcher"]["options"]] = prop["value"]
     return out
+
+
+def _names(panel: Mapping[str, Any]) -> dict[str, str]:
+    return _override(panel, "displayName")
 
 
 def _stat(ax: Axes, panel: Mapping[str, Any], data: PanelData, unit: str, cjk: bool) -> None:
@@ -132,7 +142,12 @@ def _timeseries(ax: Axes, panel: Mapping[str, Any], data: PanelData, unit: str, 
     for series in data.series:
         at = dict(zip(series.times, series.values, strict=True))
         columns.append([at.get(t) for t in times])
-    if stacked:
+    # Per-day charts have a few buckets: bars (and dots) show them; at one bucket an area or a
+    # line is invisible. Finer charts keep areas and lines, much faster at hundreds of buckets.
+    per_day = _per_day(panel)
+    if per_day and custom.get("drawStyle") == "bars":
+        _bar_series(ax, moments, labels, columns, stacked=stacked)
+    elif stacked:
         # An area per series rather than thousands of bar patches: same picture, 50x faster.
         ax.stackplot(
             moments,
@@ -148,11 +163,45 @@ def _timeseries(ax: Axes, panel: Mapping[str, Any], data: PanelData, unit: str, 
                 [float("nan") if v is None else v for v in column],
                 label=label,
                 linewidth=1,
+                marker="o" if per_day else None,
+                markersize=3,
             )
     ax.xaxis_date(tz="Asia/Shanghai")
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz="Asia/Shanghai"))  # type: ignore[no-untyped-call]
+    if per_day and moments:
+        # One tick a day, and a day of margin: a lone bucket would otherwise span years.
+        ax.set_xlim(moments[0] - 1, moments[-1] + 1)
+        ax.xaxis.set_major_locator(mdates.DayLocator(tz="Asia/Shanghai"))  # type: ignore[no-untyped-call]
+    ticks = "%m-%d" if per_day else "%H:%M"
+    ax.xaxis.set_major_formatter(mdates.DateFormatter(ticks, tz="Asia/Shanghai"))  # type: ignore[no-untyped-call]
     ax.set_ylabel(UNIT_SUFFIX.get(unit, "").strip())
     ax.legend(fontsize=6, loc="upper left", ncol=3)
+
+
+def _per_day(panel: Mapping[str, Any]) -> bool:
+    return any("time(1d)" in t.get("query", "") for t in panel.get("targets", []))
+
+
+def _bar_series(
+    ax: Axes,
+    moments: list[float],
+    labels: list[str],
+    columns: list[list[float | None]],
+    *,
+    stacked: bool,
+) -> None:
+    """One bar per bucket: stacked, or the series side by side inside it."""
+    steps = [b - a for a, b in itertools.pairwise(moments)]
+    width = 0.8 * (min(steps) if steps else 1.0)  # date numbers are days
+    bottoms = [0.0] * len(moments)
+    for k, (label, column) in enumerate(zip(labels, columns, strict=True)):
+        values = [v or 0.0 for v in column]
+        if stacked:
+            ax.bar(moments, values, width, bottom=bottoms, label=label)
+            bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
+        else:
+            part = width / len(columns)
+            xs = [m - width / 2 + (k + 0.5) * part for m in moments]
+            ax.bar(xs, values, part, label=label)
 
 
 def _pie(ax: Axes, panel: Mapping[str, Any], data: PanelData, unit: str, cjk: bool) -> None:
@@ -197,13 +246,27 @@ def _bars(ax: Axes, panel: Mapping[str, Any], data: PanelData, unit: str, cjk: b
 
 def _table(ax: Axes, panel: Mapping[str, Any], data: PanelData, unit: str, cjk: bool) -> None:
     ax.axis("off")
-    table = data.tables[0]
-    columns = [c for c in table.columns if c != "time"]
-    cells = [
-        [_fmt(v, unit) if isinstance(v, float) else str(v) for v in row[1:]]
-        for row in sorted((r for t in data.tables for r in t.rows), key=lambda r: -r[-1])
-    ][:8]
-    ax.table(cellText=cells, colLabels=columns, loc="upper center", fontsize=7)
+    tables = shown_tables(panel, data)
+    columns = tables[0].columns
+    shown = [i for i, c in enumerate(columns) if c not in ("time", FRAME_TIME)]
+    units, empty = _override(panel, "unit"), _override(panel, "noValue")
+    rows = [r for t in tables for r in t.rows]
+    # The panel's sort column (largest first), else the last one (seconds silent, a count).
+    sort_by = panel.get("options", {}).get("sortBy") or [{}]
+    key = columns.index(sort_by[0]["displayName"]) if "displayName" in sort_by[0] else -1
+    rows.sort(key=lambda r: -r[key] if isinstance(r[key], int | float) else 0)
+
+    def cell(row: list[Any], i: int) -> str:
+        value = row[i]
+        if value is None:
+            return str(empty.get(columns[i], "–"))
+        if isinstance(value, float):
+            return _fmt(value, units.get(columns[i], unit))
+        return str(value)
+
+    cells = [[cell(row, i) for i in shown] for row in rows[:8]]
+    labels = [_label(columns[i], cjk) for i in shown]
+    ax.table(cellText=cells, colLabels=labels, loc="upper center", fontsize=7)
 
 
 def _geomap(ax: Axes, panel: Mapping[str, Any], data: PanelData, unit: str, cjk: bool) -> None:

@@ -9,6 +9,8 @@ district) still count in city totals.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import dashboard as dm
@@ -58,19 +60,16 @@ def facility() -> Variable:
     return _custom("facility", "设施 Facility", FACILITY_NAMES)
 
 
-def vendor(*, facility_filter: bool = True) -> Variable:
-    """Vendors seen in the chosen district (and facility, where the dashboard has that filter)."""
-    where = [matches("district")]
-    if facility_filter:
-        where.append(matches("facility"))
+def vendor(*, chained_on: Sequence[str] = ("district", "facility")) -> Variable:
+    """Vendors seen in the chosen values of ``chained_on`` (the dashboard's filters before it)."""
+    query = f'SHOW TAG VALUES FROM "{VENDOR_SOURCE}" WITH KEY = "vendor"'
+    if chained_on:
+        query += f" WHERE {matches(*chained_on)}"
     return (
         dashboard.QueryVariable("vendor")
         .label("厂商 Vendor")
         .datasource(DATASOURCE)
-        .query(
-            f'SHOW TAG VALUES FROM "{VENDOR_SOURCE}" WITH KEY = "vendor" WHERE '
-            + " AND ".join(where)
-        )
+        .query(query)
         .refresh(dm.VariableRefresh.ON_DASHBOARD_LOAD)
         .sort(dm.VariableSort.ALPHABETICAL_ASC)
         .multi(True)

@@ -11,7 +11,16 @@ from grafana_foundation_sdk.models import dashboard as dm
 from dashboards.labels import title
 from dashboards.variables import Variable, matches
 
-__all__ = ["FOLDERS", "HEALTH_TICK", "SUCCESS", "Board", "Folder", "new_dashboard", "where"]
+__all__ = [
+    "FOLDERS",
+    "HEALTH_TICK",
+    "SUCCESS",
+    "TIMEZONE",
+    "Board",
+    "Folder",
+    "new_dashboard",
+    "where",
+]
 
 # Ningbo's operators read times in Beijing time; "today" (now/d) starts at local midnight.
 TIMEZONE = "Asia/Shanghai"
@@ -48,15 +57,22 @@ class Board:
 
 
 def new_dashboard(
-    uid: str, zh: str, en: str, *, tags: Sequence[str], variables: Sequence[Variable]
+    uid: str,
+    zh: str,
+    en: str,
+    *,
+    tags: Sequence[str],
+    variables: Sequence[Variable],
+    time_range: tuple[str, str] = DEFAULT_RANGE,
+    refresh: str = REFRESH,
 ) -> dashboard.Dashboard:
     return (
         dashboard.Dashboard(title(zh, en))
         .uid(uid)
         .tags(["cityiot", *tags])
         .timezone(TIMEZONE)
-        .time(*DEFAULT_RANGE)
-        .refresh(REFRESH)
+        .time(*time_range)
+        .refresh(refresh)
         .tooltip(dm.DashboardCursorSync.CROSSHAIR)
         .editable()
         .variables(list(variables))

@@ -37,7 +37,7 @@ def build() -> dashboard.Dashboard:
         "移动资产",
         "Mobility",
         tags=["mobility"],
-        variables=[v.datasource(), v.district(), v.vendor(facility_filter=False)],
+        variables=[v.datasource(), v.district(), v.vendor(chained_on=("district",))],
     )
     rollup = f'FROM "mobility_position_1m" {where(*F)}'
     # One point per asset and minute in which it reported a position: counting them counts

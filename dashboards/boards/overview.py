@@ -64,7 +64,7 @@ def build() -> dashboard.Dashboard:
             math("移动支付 Mobile", "$A / $B * 100"),
             math("数字人民币 e-CNY", "$C / $B * 100"),
             description="Share of sales (yuan) paid by WeChat Pay, Alipay or UnionPay, and by "
-            "e-CNY, over the selected range. Computed in Grafana: InfluxDB 3 has no subqueries.",
+            "e-CNY, over the selected range. Computed in Grafana from the sums.",
             unit="percent",
             decimals=1,
             w=4,

@@ -24,7 +24,7 @@ def build() -> dashboard.Dashboard:
         "回收站",
         "Recycling",
         tags=["recycling"],
-        variables=[v.datasource(), v.district(), v.vendor(facility_filter=False)],
+        variables=[v.datasource(), v.district(), v.vendor(chained_on=("district",))],
     )
     drops = f'FROM "recycling_dropoff_1m" {where(*F)}'
     telemetry = f'FROM "recycling_telemetry_1m" {where(*F)}'

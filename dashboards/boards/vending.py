@@ -25,7 +25,7 @@ def build() -> dashboard.Dashboard:
         "售货机",
         "Vending",
         tags=["vending"],
-        variables=[v.datasource(), v.district(), v.vendor(facility_filter=False)],
+        variables=[v.datasource(), v.district(), v.vendor(chained_on=("district",))],
     )
     sales = f'FROM "vending_sale_1m" {where(*F)} AND {SUCCESS}'
     telemetry = f'FROM "vending_telemetry_1m" {where(*F)}'

@@ -14,24 +14,38 @@ What the pipeline does not write yet is built here from its contract (dashboards
 Time: ``SIM_SECONDS`` of simulated fleet (from 07:00 local, the simulator's start) are stamped
 onto the ``SPAN`` of wall-clock time that ends at ``now``, through the simulator's injected clock,
 so devices send "now" timestamps and every point lands in the dashboards' default range.
+
+What the simulator does not do, the delivery here does, for the vendor scorecard: one mobility
+device loses ``LOST`` messages at the source (seq gaps), one recycling station's message reaches
+the collector ``HOLD`` late (stored raw, counted late; its gap closes again), and one vending
+vendor's clocks run ``SKEW`` behind (received that long after their ``ts``).
 """
 
 from __future__ import annotations
 
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from collectors.pipeline import Inbound, Pipeline
-from schemas import DistrictIndex, Facility, Registry, VendingSale
+from schemas import (
+    DeadLetter,
+    DeviceStatus,
+    DistrictIndex,
+    Envelope,
+    Facility,
+    RecyclingTelemetry,
+    Registry,
+    VendingSale,
+)
 from schemas.alert import Alert, Severity
 from simulator.engine import Simulation, last_will_pair
-from simulator.fleet import Fleet
+from simulator.fleet import Device, Fleet
 from simulator.message import SimMessage
 from streams.alerts.line import alert_point
-from streams.health import health_lines
+from streams.health import health_lines, is_online
 from streams.lineproto import line
 from streams.platform import deadletter_point
 from streams.points import NS_PER_MS
@@ -61,6 +75,17 @@ WILL_CONNECT = timedelta(minutes=2)
 WILL_DROP = timedelta(minutes=5)
 # The simulator never reports smoke; one station's report this close to now says it does.
 SMOKE_WITHIN = timedelta(minutes=5)
+# Loss at the source: a mobility device's next seq'd messages after LOSS_AFTER never arrive.
+LOST = 3
+LOSS_AFTER = timedelta(minutes=10)
+# A station's message held in transit this long: its 1-minute window closed LATENESS_MS after
+# its end, so streams stores it raw and counts it late.
+HOLD = timedelta(minutes=12)
+HOLD_AFTER = timedelta(minutes=5)
+# The clocks of one vending vendor's devices run this far behind the platform's.
+SKEW = timedelta(seconds=2)
+# Counters per vendor: (seq_gaps, resets, late) summed over its devices, as device_health has them.
+Counters = tuple[int, int, int]
 
 
 @dataclass
@@ -72,6 +97,19 @@ class PipelineRun:
     deadletters: int = 0
     sales_fen: int = 0  # successful sales the collector accepted
     smoke_device: str | None = None
+    # Per vendor, from the collector's records: events accepted on time (statuses aside, which
+    # have no roll-up), and dead letters by the topic's vendor.
+    messages: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    # What the delivery did on purpose (module docstring).
+    lost: Counter[str] = field(default_factory=Counter)
+    late: Counter[str] = field(default_factory=Counter)
+    skew_vendor: str = ""
+    # The streams state at each vendor's first health tick and at the last one, and the devices
+    # offline at any tick.
+    first_counters: dict[str, Counters] = field(default_factory=dict)
+    last_counters: dict[str, Counters] = field(default_factory=dict)
+    silent: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
 
 def _partition(key: bytes) -> int:
@@ -164,6 +202,17 @@ class _Streams:
                 interval_for=self.interval_for,
             )
         )
+        totals: dict[str, Counters] = {}
+        for part in self.processor.partitions.values():
+            for dev in part.devices.values():
+                vendor = dict(dev.tags)["vendor"]
+                gaps, resets, late = totals.get(vendor, (0, 0, 0))
+                totals[vendor] = (gaps + dev.seq.gaps, resets + dev.seq.resets, late + dev.late)
+                if not is_online(dev, ms, self.interval_for(dev)):
+                    self.out.silent[vendor].add(dev.device_id)
+        for vendor, counters in totals.items():
+            self.out.first_counters.setdefault(vendor, counters)
+        self.out.last_counters = totals
 
 
 def _messages(
@@ -194,6 +243,55 @@ def _messages(
         yield now, msg
 
 
+class _Delivery:
+    """The network between devices and collector: loses some messages, holds one back."""
+
+    def __init__(self, fleet: Fleet, out: PipelineRun, *, start: datetime) -> None:
+        self.loser: Device = fleet.by_facility(Facility.MOBILITY)[0]
+        self.holder: Device = fleet.by_facility(Facility.RECYCLING)[0]
+        self.out = out
+        self.start = start
+        self.held: tuple[datetime, SimMessage] | None = None
+        self.released = False
+
+    def intercept(self, sent_at: datetime, msg: SimMessage) -> bool:
+        """True when ``msg`` does not reach the collector now (lost, or held back)."""
+        if not msg.valid or msg.seq is None:
+            return False  # only seq'd messages leave a trace (a gap) when lost or late
+        losing = self.out.lost[self.loser.vendor] < LOST and sent_at >= self.start + LOSS_AFTER
+        if losing and msg.device_id == self.loser.device_id:
+            self.out.lost[self.loser.vendor] += 1
+            return True
+        holding = self.held is None and not self.released and sent_at >= self.start + HOLD_AFTER
+        if holding and msg.device_id == self.holder.device_id:
+            self.held = (sent_at, msg)
+            return True
+        return False
+
+    def due(self, now: datetime) -> list[SimMessage]:
+        """The held message, once it has been held for ``HOLD``."""
+        if self.held is None or now < self.held[0] + HOLD:
+            return []
+        msg, self.held, self.released = self.held[1], None, True
+        self.out.late[self.holder.vendor] += 1
+        return [msg]
+
+
+def _topic_vendor(topic: str, vendors: set[str]) -> str:
+    """The ``vendor`` tag a dead letter of ``topic`` gets: its vendor level, if it names one."""
+    parts = topic.split("/")
+    return parts[2] if len(parts) >= 3 and parts[2] in vendors else "unknown"
+
+
+def _count(out: PipelineRun, value: bytes, *, event: bool, vendors: set[str]) -> None:
+    if event:
+        env = Envelope.model_validate_json(value)
+        if not isinstance(env.body, DeviceStatus):  # statuses have no roll-up
+            out.messages[env.vendor] += 1
+    else:
+        out.rejected[_topic_vendor(DeadLetter.model_validate_json(value).topic or "", vendors)] += 1
+
+
 def pipeline_lines(fleet: Fleet, locator: DistrictIndex, *, now: datetime) -> PipelineRun:
     """Line protocol (ns) of ``SPAN`` ending at ``now``, produced by the pipeline's own code."""
     start = now - SPAN
@@ -201,6 +299,10 @@ def pipeline_lines(fleet: Fleet, locator: DistrictIndex, *, now: datetime) -> Pi
     registry = fleet.registry()
     collector = Pipeline(collector_id="collector-0", registry=registry, districts=locator)
     streams = _Streams(registry, out)
+    vendors = {d.vendor for d in (*fleet.devices, *fleet.will_devices)}
+    delivery = _Delivery(fleet, out, start=start)
+    out.skew_vendor = fleet.by_facility(Facility.VENDING)[0].vendor
+    skewed = {d.device_id for d in fleet.devices if d.vendor == out.skew_vendor}
     next_stats = int(start.timestamp() * 1000) // STATS_TICK_MS * STATS_TICK_MS + STATS_TICK_MS
     next_health = int(start.timestamp() * 1000) // HEALTH_TICK_MS * HEALTH_TICK_MS
     next_health += HEALTH_TICK_MS
@@ -210,8 +312,7 @@ def pipeline_lines(fleet: Fleet, locator: DistrictIndex, *, now: datetime) -> Pi
         if (
             out.smoke_device is None
             and sent_at >= smoke_after
-            and msg.body is not None
-            and msg.body.kind == "recycling_telemetry"
+            and isinstance(msg.body, RecyclingTelemetry)
         ):
             msg = _with_smoke(msg)
             out.smoke_device = msg.device_id
@@ -222,7 +323,16 @@ def pipeline_lines(fleet: Fleet, locator: DistrictIndex, *, now: datetime) -> Pi
         while ms >= next_health:
             streams.health(next_health)
             next_health += HEALTH_TICK_MS
-        routed = collector.route(Inbound(msg.topic, msg.payload, sent_at, ms / 1000))
+        if delivery.intercept(sent_at, msg):
+            continue
+        for late_msg in delivery.due(sent_at):
+            # Received now, HOLD after its ts.
+            late = collector.route(Inbound(late_msg.topic, late_msg.payload, sent_at, ms / 1000))
+            assert late.kind == "event", late
+            streams.add_event(late.key, late.value)
+        received = sent_at + SKEW if msg.device_id in skewed else sent_at
+        routed = collector.route(Inbound(msg.topic, msg.payload, received, ms / 1000))
+        _count(out, routed.value, event=routed.kind == "event", vendors=vendors)
         if routed.kind == "event":
             streams.add_event(routed.key, routed.value)
             if isinstance(msg.body, VendingSale) and msg.body.outcome == "success":

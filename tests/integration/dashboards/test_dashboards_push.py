@@ -97,7 +97,7 @@ def _settings(url: str, token: str = TOKEN) -> GrafanaSettings:
 
 
 def test_push_creates_folders_and_dashboards() -> None:
-    """One push creates both folders and all six dashboards, each in its folder, by stable uid."""
+    """One push creates both folders and every dashboard, each in its folder, by stable uid."""
 
     async def scenario(fake: FakeGrafana, url: str) -> None:
         result = await push(_settings(url))

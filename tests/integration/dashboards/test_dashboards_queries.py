@@ -16,14 +16,16 @@ from typing import Any
 
 import pytest
 import yaml
-from dashboards_data import PipelineRun, alert_lines, pipeline_lines
+from dashboards_data import LOST, SKEW, PipelineRun, alert_lines, pipeline_lines
 
 from cityiot.local.runner import LocalServers
 from core.influx import InfluxTarget, V1Writer, quote_identifier
+from dashboards.boards.vendors import SCORECARD_COLUMNS
 from dashboards.build import build_all
 from dashboards.influx import run_panel
 from dashboards.queries import TimeRange, expand, iter_panels
 from dashboards.snapshot import render_snapshots
+from dashboards.transforms import shown_tables
 from dashboards.variables import ALL
 from schemas import DistrictIndex
 from simulator.fleet import build_fleet
@@ -178,11 +180,130 @@ def test_alert_rule_offline_finds_last_wills(written: Written) -> None:
     assert {d.device_id for d in FLEET.will_devices} <= devices
 
 
-def test_vendor_variable_lists_vendors(influx: InfluxTarget) -> None:
+def _scorecard(data: Written, variables: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The vendor scorecard as Grafana shows it (after its transformations), row by vendor,
+    cells by their query names (``messages``, ``rejection_rate``, ...)."""
+    panel = _panel("cityiot-vendors", "Vendor scorecard")
+    (table,) = shown_tables(panel, _run(panel, data, variables))
+    assert table.columns == list(SCORECARD_COLUMNS.values())
+    rows = [dict(zip(SCORECARD_COLUMNS, row, strict=True)) for row in table.rows]
+    return {row["vendor"]: row for row in rows}
+
+
+def _per_vendor(uid: str, en_title: str, data: Written) -> dict[str, float]:
+    """A per-day panel's values summed over days and, per vendor, over its series."""
+    totals: dict[str, float] = {}
+    for series in _run(_panel(uid, en_title), data, ALL_VALUES).series:
+        vendor = series.name.split()[0]
+        totals[vendor] = totals.get(vendor, 0) + sum(v or 0 for v in series.values)
+    return totals
+
+
+def test_scorecard_equals_the_pipeline(written: Written) -> None:
+    """Per vendor: messages equal the events the collector accepted on time, rejected the dead
+    letters of that vendor's topics, the rate their share of all three; gaps, reboots and late
+    what the streams state counted from the first health tick; silent the devices found
+    offline at a tick."""
+    run = written.run
+    card = _scorecard(written, ALL_VALUES)
+    assert set(card) == set(run.messages) | set(run.rejected)
+    for vendor, row in card.items():
+        messages, rejected = run.messages[vendor], run.rejected[vendor]
+        late = run.late[vendor]
+        assert row["messages"] == messages, vendor
+        assert (row["rejected"] or 0) == rejected, vendor
+        assert row["rejection_rate"] == pytest.approx(rejected / (messages + late + rejected))
+        first = run.first_counters.get(vendor, (0, 0, 0))
+        last = run.last_counters.get(vendor, (0, 0, 0))
+        changed = [b - a for a, b in zip(first, last, strict=True)]
+        assert [row["gaps"] or 0, row["reboots"] or 0, row["late"] or 0] == changed, vendor
+        assert (row["silent"] or 0) == len(run.silent.get(vendor, ())), vendor
+
+
+def test_scorecard_shows_loss_lateness_skew_and_reboots(written: Written) -> None:
+    """The faults of the delivery are on their vendor's row and nowhere else: the lost messages
+    as seq gaps, the held message as late (its gap closed again), the slow clocks as skew."""
+    run = written.run
+    card = _scorecard(written, ALL_VALUES)
+    ((lost_vendor, lost),) = run.lost.items()
+    ((late_vendor, late),) = run.late.items()
+    assert (lost, late) == (LOST, 1)
+    assert {v: r["gaps"] for v, r in card.items() if r["gaps"]} == {lost_vendor: LOST}
+    assert {v: r["late"] for v, r in card.items() if r["late"]} == {late_vendor: 1}
+    skew_ms = SKEW.total_seconds() * 1000
+    assert card[run.skew_vendor]["skew_p50"] == pytest.approx(skew_ms, abs=2)
+    others = [r["skew_p50"] for v, r in card.items() if v != run.skew_vendor]
+    assert all(abs(p50) <= 2 for p50 in others if p50 is not None)
+    assert sum(r["reboots"] or 0 for r in card.values()) > 0
+
+
+def test_scorecard_top_reason_is_the_most_frequent(written: Written) -> None:
+    """Each vendor's top reason is one of its most frequent reject codes in the reasons table,
+    whose counts add up to the scorecard's rejected."""
+    card = _scorecard(written, ALL_VALUES)
+    panel = _panel("cityiot-vendors", "Rejections by reason")
+    (table,) = shown_tables(panel, _run(panel, written, ALL_VALUES))
+    assert table.columns == ["厂商 Vendor", "原因 Reason", "拒收 Rejected"]
+    by_vendor: dict[str, dict[str, int]] = {}
+    for vendor, reason, count in table.rows:
+        by_vendor.setdefault(vendor, {})[reason] = count
+    for vendor, row in card.items():
+        reasons = by_vendor.get(vendor, {})
+        assert sum(reasons.values()) == (row["rejected"] or 0), vendor
+        if reasons:
+            assert reasons[row["reason"]] == max(reasons.values()), vendor
+
+
+@pytest.mark.parametrize(
+    ("en_title", "column"),
+    [
+        ("Messages per day", "messages"),
+        ("Rejected per day", "rejected"),
+        ("Seq gaps per day", "gaps"),
+        ("Reboots per day", "reboots"),
+        ("Late per day", "late"),
+    ],
+)
+def test_scorecard_per_day_adds_up(written: Written, en_title: str, column: str) -> None:
+    """Per vendor, a per-day panel's days add up to the scorecard's figure for the range."""
+    card = _scorecard(written, ALL_VALUES)
+    per_day = _per_vendor("cityiot-vendors", en_title, written)
+    expected = {v: r[column] for v, r in card.items() if r[column]}
+    assert expected
+    assert {v: total for v, total in per_day.items() if total} == expected
+
+
+def test_scorecard_silent_per_day_counts_the_devices(written: Written) -> None:
+    """Silent devices per day: on no day more than over the range, and each device on some day
+    (the data may straddle Beijing midnight)."""
+    card = _scorecard(written, ALL_VALUES)
+    panel = _panel("cityiot-vendors", "Silent devices per day")
+    for series in _run(panel, written, ALL_VALUES).series:
+        days = [v for v in series.values if v]
+        assert max(days) <= card[series.name]["silent"] <= sum(days), series.name
+
+
+def test_scorecard_skew_per_day_shows_the_slow_clocks(written: Written) -> None:
+    """Clock skew per day: the slow vendor's p50 line is its clocks' lag."""
+    panel = _panel("cityiot-vendors", "Clock skew per day")
+    series = {s.name: s for s in _run(panel, written, ALL_VALUES).series}
+    days = [v for v in series[f"{written.run.skew_vendor} skew_p50"].values if v is not None]
+    assert days
+    assert all(v == pytest.approx(SKEW.total_seconds() * 1000, abs=2) for v in days)
+
+
+def test_scorecard_vendor_filter_keeps_its_rows(written: Written) -> None:
+    """Choosing two vendors (Grafana's multi-value regex) leaves their rows, unchanged."""
+    card = _scorecard(written, ALL_VALUES)
+    chosen = sorted(written.run.messages)[:2]
+    narrowed = _scorecard(written, {**ALL_VALUES, "vendor": f"({'|'.join(chosen)})"})
+    assert narrowed == {v: card[v] for v in chosen}
+
+
+@pytest.mark.parametrize("uid", ["cityiot-health", "cityiot-vendors"])
+def test_vendor_variable_lists_vendors(influx: InfluxTarget, uid: str) -> None:
     """The chained vendor variable's query returns the fleet's vendors of the chosen facility."""
-    variable = next(
-        v for v in BUILT["cityiot-health"]["templating"]["list"] if v["name"] == "vendor"
-    )
+    variable = next(v for v in BUILT[uid]["templating"]["list"] if v["name"] == "vendor")
     text = variable["query"].replace("$district", ALL).replace("$facility", "recycling")
     values = {row[1] for s in influx.query(text) for row in s["values"]}
     expected = {d.vendor for d in FLEET.devices if d.facility.value == "recycling"}

@@ -51,7 +51,8 @@ def test_round_trip_catches_misspelled_query_key() -> None:
 
 
 def test_dashboards_cover_the_required_set() -> None:
-    """Overview, vending, recycling, mobility, health and platform, with stable uids."""
+    """Overview, vending, recycling, mobility, health, platform and the vendor scorecard, with
+    stable uids."""
     assert UIDS == [
         "cityiot-overview",
         "cityiot-vending",
@@ -59,6 +60,7 @@ def test_dashboards_cover_the_required_set() -> None:
         "cityiot-mobility",
         "cityiot-health",
         "cityiot-platform",
+        "cityiot-vendors",
     ]
     types = {p["type"] for b in BUILT.values() for p in iter_panels(b)}
     assert {"stat", "timeseries", "piechart", "barchart", "geomap", "table"} <= types
@@ -70,7 +72,7 @@ def _mutated(change: str) -> list[str]:
     target = panel["targets"][0]
     if change == "no_time_filter":
         target["query"] = target["query"].replace("$timeFilter", "time > now() - 1h")
-    elif change == "subquery":
+    elif change == "subquery_without_time_filter":
         target["query"] = f"SELECT * FROM ({target['query']})"
     elif change == "undefined_variable":
         target["query"] += ' AND "device" =~ /^$device$/'
@@ -91,7 +93,7 @@ def _mutated(change: str) -> list[str]:
     ("change", "message"),
     [
         ("no_time_filter", "no $timeFilter"),
-        ("subquery", "subquery"),
+        ("subquery_without_time_filter", "subquery without its own $timeFilter"),
         ("undefined_variable", "$device is used but not defined"),
         ("grid_overflow", "outside 24 columns"),
         ("overlap", "overlaps"),
@@ -170,11 +172,23 @@ def test_provisioning_datasource_fixed_uid_influxql() -> None:
     assert "database" not in source["jsonData"]
 
 
+def test_contract_accepts_subquery_with_its_own_time_filter() -> None:
+    """A subquery (InfluxDB 1.x, 2.x and 3.x run them) passes when every SELECT has its
+    $timeFilter."""
+    board = copy.deepcopy(BUILT["cityiot-overview"])
+    target = _first_influxql(board)
+    target["query"] = f"SELECT * FROM ({target['query']}) WHERE $timeFilter"
+    assert check_dashboard(board) == []
+
+
 def test_cli_build_writes_json(tmp_path: Path) -> None:
-    """``cityiot dashboards build DIR`` prints the files it wrote."""
+    """``cityiot dashboards build DIR`` prints the files it wrote, one per dashboard and the
+    folders index."""
     result = CliRunner().invoke(app, ["build", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert f"{tmp_path}/cityiot-operations/cityiot-overview.json" in result.output
+    assert f"{tmp_path}/cityiot-platform/cityiot-vendors.json" in result.output
+    assert len(result.output.splitlines()) == len(BOARDS) + 1 == 8
 
 
 @pytest.mark.parametrize(
