@@ -164,7 +164,11 @@ class Processor:
         spec = MEASUREMENTS[body.kind]
         if not spec.rollup:
             return
-        if is_late(ts_ms, rx_ms, self.lateness_ms):
+        # Late by its own receive time, or older than what this partition still keeps: a record
+        # produced long after it was received (a replay) must not rebuild an evicted window from
+        # itself alone and overwrite the stored total.
+        evicted = window_start(ts_ms) < window_start(part.max_rx_ms - self.keep_ms - WINDOW_MS)
+        if evicted or is_late(ts_ms, rx_ms, self.lateness_ms):
             dev.late += 1
             result.late += 1
             return

@@ -59,6 +59,21 @@ def test_processor_counts_late_events_and_writes_them_raw() -> None:
     assert sum(1 for text in result.lines if "_1m" not in text.split(",")[0]) == 30
 
 
+def test_processor_event_older_than_kept_windows_is_late_not_a_rewrite() -> None:
+    """An event whose window the partition no longer keeps (a replay produced an hour after it
+    was received) is raw-only and late: it never rewrites that window's point from itself."""
+    fleet = Fleet(devices=30)
+    first = fleet.records(300, span_ms=60_000)
+    later = fleet.records(300, span_ms=3_600_000)
+    proc, before = Processor(lateness_ms=600_000), BatchResult()
+    proc.process(0, [(i, r.value) for i, r in enumerate(first[:250] + later)], before)
+    replayed = BatchResult()
+    proc.process(0, [(i, r.value) for i, r in enumerate(first[250:], 550)], replayed)
+    assert replayed.accepted == 50
+    assert replayed.late == sum(1 for r in first[250:] if r.kind != "device_status")
+    assert _fen_1m(replayed.lines) == {}
+
+
 def test_processor_rejects_non_envelopes() -> None:
     """A record that is not an Envelope is reported for the dead letter, not raised."""
     proc, result = Processor(lateness_ms=0), BatchResult()
