@@ -1,9 +1,10 @@
 """The collector's pure core: raw MQTT message → Kafka record (an event or a dead letter).
 
 Size check → topic → per-vendor quota → identity binding (the topic's vendor and facility are
-the registry's) → per-device rate limit → ``schemas.decode`` → registry and district enrichment →
-a record for ``city.events.v1`` keyed by device_id. Every rejection becomes a
-:class:`~schemas.DeadLetter` for ``city.deadletter.v1`` carrying the raw payload.
+the registry's) → per-device rate limit → (a vendor's own format: its adapter maps it onto the
+platform's fields) → ``schemas.decode`` → registry and district enrichment → a record for
+``city.events.v1`` keyed by device_id. Every rejection becomes a :class:`~schemas.DeadLetter`
+for ``city.deadletter.v1`` carrying the raw payload.
 No I/O, no clock: the caller passes the receive time; the registry and district index are loaded
 by the service and handed in.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, NamedTuple
 
+from adapters import AdapterSet, decode_adapted
 from collectors.ratelimit import TokenBuckets, VendorQuota
 from core.settings.collector import UnknownDevicePolicy
 from schemas import (
@@ -71,6 +73,7 @@ class Pipeline:
         unknown_devices: UnknownDevicePolicy = "deadletter",
         limiter: TokenBuckets | None = None,
         vendor_quota: VendorQuota | None = None,
+        adapters: AdapterSet | None = None,
         prefix: str = "city",
         max_payload_bytes: int = 65_536,
         deadletter_payload_limit: int = 262_144,
@@ -83,6 +86,9 @@ class Pipeline:
         self.unknown_devices = unknown_devices
         self.limiter = limiter
         self.vendor_quota = vendor_quota
+        if adapters is not None and adapters.prefix != prefix:
+            raise ValueError(f"adapters match prefix {adapters.prefix!r}, topics use {prefix!r}")
+        self.adapters = adapters
         self.prefix = prefix
         self.max_payload_bytes = max_payload_bytes
         self.deadletter_payload_limit = deadletter_payload_limit
@@ -99,7 +105,13 @@ class Pipeline:
                     RejectReason.TOO_LARGE,
                     f"payload is {len(msg.payload)} bytes, limit is {self.max_payload_bytes}",
                 )
-            topic = parse_topic(msg.topic, prefix=self.prefix)
+            # A topic an adapter names (inside its vendor's ACL-pinned subtree) stands for the
+            # platform topic it maps to; every other topic is the platform's own grammar.
+            adapted = self.adapters.match(msg.topic) if self.adapters is not None else None
+            if adapted is not None:
+                topic = adapted.topic
+            else:
+                topic = parse_topic(msg.topic, prefix=self.prefix)
             device_id = topic.device_id
             # The quota is the vendor's (its MQTT user is pinned to this topic level), checked
             # first: a flood costs one bucket look-up and no registry or device state.
@@ -119,13 +131,21 @@ class Pipeline:
                     f"more than {self.limiter.rate:g} msg/s (burst {self.limiter.burst:g}) "
                     "from this device",
                 )
-            envelope = decode(
-                msg.topic,
-                msg.payload,
-                received_at=msg.received_at,
-                prefix=self.prefix,
-                max_bytes=self.max_payload_bytes,
-            )
+            if adapted is None:
+                envelope = decode(
+                    msg.topic,
+                    msg.payload,
+                    received_at=msg.received_at,
+                    prefix=self.prefix,
+                    max_bytes=self.max_payload_bytes,
+                )
+            else:
+                envelope = decode_adapted(
+                    adapted,
+                    msg.payload,
+                    received_at=msg.received_at,
+                    max_bytes=self.max_payload_bytes,
+                )
             envelope = self.enrich(envelope, record)
         except Rejected as exc:
             return self.dead_letter(msg, exc, device_id=device_id)

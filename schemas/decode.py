@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from core.types import MAX_PAYLOAD_BYTES
 from schemas.catalog import MessageType, message_type
 from schemas.common import construct_validated
-from schemas.envelope import Envelope, SourceFormat
+from schemas.envelope import ADAPTER_NAME_PATTERN, Envelope, SourceFormat
 from schemas.errors import Rejected, RejectReason
 from schemas.nmea import parse_nmea
 from schemas.topic import Channel, parse_topic
@@ -48,6 +48,7 @@ MAX_FUTURE_SKEW = timedelta(minutes=5)
 # impossible times (epoch seconds read as milliseconds land in 1970) are refused.
 STATUS_TS_FLOOR = datetime(2020, 1, 1, tzinfo=UTC)
 
+_ADAPTER_FORMAT = re.compile(f"adapter:{ADAPTER_NAME_PATTERN}")
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _PAIR = re.compile(rb"\[\]|\{\}")
@@ -122,6 +123,7 @@ def decode(
     received_at: datetime,
     prefix: str = "city",
     max_bytes: int = MAX_PAYLOAD_BYTES,
+    source_format: SourceFormat = "json",
 ) -> Envelope:
     """Validate one device message and wrap it in an :class:`Envelope` (enrichment left empty).
 
@@ -131,13 +133,19 @@ def decode(
         received_at: When the collector received it; must be timezone-aware.
         prefix: First topic level.
         max_bytes: Size limit of the payload.
+        source_format: What a JSON payload is recorded as: ``json``, or ``adapter:<name>`` when
+            an adapter made ``payload`` from a vendor's own format. NMEA text is always ``nmea``.
 
     Raises:
         Rejected: The message breaks the contract; ``reason`` says how, ``field`` where.
-        ValueError: ``received_at`` is naive (a caller bug, not a device's fault).
+        ValueError: ``received_at`` is naive, or ``source_format`` is neither ``json`` nor
+            ``adapter:<name>`` (a caller bug, not a device's fault).
     """
     if received_at.tzinfo is None or received_at.utcoffset() is None:
         raise ValueError("received_at must be timezone-aware")
+    if source_format != "json" and not _ADAPTER_FORMAT.fullmatch(source_format):
+        # The envelope is built without re-validation below: a wrong value would pass unseen.
+        raise ValueError(f"source_format must be 'json' or 'adapter:<name>', not {source_format!r}")
     received_at = received_at.astimezone(UTC)
     if len(payload) > max_bytes:
         raise Rejected(
@@ -158,7 +166,7 @@ def decode(
         source: SourceFormat = "nmea"
     else:
         fields = _decode_json(payload, mt, received_at=received_at, channel=parsed.channel)
-        source = "json"
+        source = source_format
     return construct_validated(
         Envelope,
         {

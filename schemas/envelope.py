@@ -17,9 +17,17 @@ from schemas.common import SEQ_MAX, UtcDatetime
 from schemas.mobility import AssetType
 from schemas.topic import DEVICE_ID_PATTERN, VENDOR_PATTERN, Channel, Facility
 
-__all__ = ["Enrichment", "Envelope", "SourceFormat"]
+__all__ = ["ADAPTER_NAME_PATTERN", "Enrichment", "Envelope", "SourceFormat"]
 
-SourceFormat = Literal["json", "nmea"]
+# An adapter's name, as `adapter:<name>` in source_format: short, lower case, no spaces, so it
+# reads well in a dead letter and can never be mistaken for another format.
+ADAPTER_NAME_PATTERN = r"[a-z0-9][a-z0-9._-]{0,47}"
+SourceFormat = (
+    Literal["json", "nmea"] | Annotated[str, Field(pattern=f"^adapter:{ADAPTER_NAME_PATTERN}$")]
+)
+"""What the device sent: platform JSON, NMEA 0183 text, or a vendor's own JSON that the named
+adapter (``adapters/``) mapped onto the platform's fields before validation."""
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
@@ -57,7 +65,9 @@ class Envelope(BaseModel):
     v: int | None = None
     received_at: UtcDatetime = Field(description="When the collector received it (UTC).")
     body: AnyBody
-    source_format: SourceFormat = "json"
+    source_format: SourceFormat = Field(
+        "json", description="json, nmea, or adapter:<name> (a vendor format mapped by an adapter)."
+    )
     enrichment: Enrichment | None = None
 
     @model_validator(mode="after")
