@@ -9,7 +9,7 @@ thread needs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -45,11 +45,16 @@ class KafkaSink:
         client_id: str,
         linger_ms: int,
         idempotent: bool,
+        security: Mapping[str, str] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
+        """``security``: librdkafka's security properties (``KafkaSettings.librdkafka_security()``),
+        for the producer and the topic admin alike."""
         self.fatal_error: KafkaError | None = None
+        # The bootstrap servers and the collector's user: every client this sink makes uses both.
+        self._client = {"bootstrap.servers": bootstrap_servers, **(security or {})}
         config: dict[str, Any] = {
-            "bootstrap.servers": bootstrap_servers,
+            **self._client,
             "client.id": client_id,
             "acks": "all",
             "enable.idempotence": idempotent,
@@ -74,6 +79,13 @@ class KafkaSink:
             log.error("kafka fatal error=%r", error.str())
         elif error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
             log.warning("kafka unreachable error=%r (records wait in flight)", error.str())
+        elif error.code() == KafkaError._AUTHENTICATION:
+            # librdkafka retries; records wait in flight until an operator fixes the user.
+            log.warning(
+                "kafka refused the collector's user error=%r (check CITYIOT_KAFKA_USERNAME and "
+                "CITYIOT_KAFKA_PASSWORD)",
+                error.str(),
+            )
         else:
             log.info("kafka error=%r", error.str())
 
@@ -90,7 +102,7 @@ class KafkaSink:
         Raises:
             KafkaSinkError: The broker is unreachable or refused to create one.
         """
-        admin = AdminClient({"bootstrap.servers": self._bootstrap})
+        admin = AdminClient(dict(self._client))
         try:
             existing = set(admin.list_topics(timeout=LIST_TIMEOUT_S).topics)
         except KafkaException as exc:

@@ -11,9 +11,11 @@ values, newer ones fill the gap. On Apache Kafka this finds nothing new and cost
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from confluent_kafka import Consumer, TopicPartition
 
-__all__ = ["TAIL_RECORDS", "read_tail"]
+__all__ = ["TAIL_RECORDS", "read_tail", "tail_group"]
 
 # Well above the few hundred records Tansu's watermark was seen to trail by.
 TAIL_RECORDS = 2000
@@ -21,12 +23,23 @@ TAIL_RECORDS = 2000
 QUIET_S = 1.0
 
 
-def read_tail(bootstrap: str, topic: str, partition: int) -> list[tuple[bytes, bytes | None]]:
-    """``(key, value)`` of the partition's last records, in offset order (value None: deleted)."""
+def tail_group(app_id: str) -> str:
+    """The consumer group id of the tail reader: required by librdkafka, never joined (assign()
+    joins no group) but looked up, so a broker with ACLs lets the worker's user read it."""
+    return f"{app_id}-tail"
+
+
+def read_tail(
+    client_config: Mapping[str, str], app_id: str, topic: str, partition: int
+) -> list[tuple[bytes, bytes | None]]:
+    """``(key, value)`` of the partition's last records, in offset order (value None: deleted).
+
+    ``client_config``: ``bootstrap.servers`` and the security properties of the worker's user.
+    """
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap,
-            "group.id": "cityiot-streams-tail",  # required by librdkafka; assign() joins no group
+            **client_config,
+            "group.id": tail_group(app_id),
             "enable.auto.commit": False,
             "enable.partition.eof": False,
         }

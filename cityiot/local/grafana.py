@@ -1,8 +1,9 @@
 """Grafana beside the embedded default, when ``grafana-server`` is on PATH.
 
 Grafana cannot be installed on every machine (it is in neither Debian nor PyPI), so ``cityiot up``
-only starts it when it finds it, provisioned for the local InfluxDB 1.x (no auth) with the same
-datasource uid, folders and dashboards as ``deploy/grafana`` uses in production.
+only starts it when it finds it, provisioned for the local InfluxDB 1.x (as its read-only user
+when it has authentication) with the same datasource uid, folders and dashboards as
+``deploy/grafana`` uses in production.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from cityiot.access.influx_users import READER_USER
+from cityiot.access.passwords import PasswordDir
 from dashboards.boards.common import FOLDERS
 from dashboards.build import write_dashboards
 
@@ -31,28 +34,34 @@ def grafana_binary() -> str | None:
     return shutil.which("grafana-server") or shutil.which("grafana")
 
 
-def write_provisioning(directory: Path, *, influxdb_url: str, database: str) -> Path:
+def write_provisioning(
+    directory: Path, *, influxdb_url: str, database: str, influxdb_auth_dir: Path | None = None
+) -> Path:
     """Datasource and dashboard providers under ``directory/provisioning``; dashboards built
-    into ``directory/dashboards/<folder uid>``. Returns the provisioning folder."""
+    into ``directory/dashboards/<folder uid>``. Returns the provisioning folder.
+
+    ``influxdb_auth_dir`` (InfluxDB with auth): the datasource reads as the read-only user,
+    its password taken from its file by Grafana itself (``$__file{...}``), not copied here.
+    """
     provisioning = directory / "provisioning"
     (provisioning / "datasources").mkdir(parents=True, exist_ok=True)
     (provisioning / "dashboards").mkdir(parents=True, exist_ok=True)
     boards = directory / "dashboards"
     write_dashboards(boards)
-    datasource = {
-        "apiVersion": 1,
-        "datasources": [
-            {
-                "name": DATASOURCE_UID,
-                "uid": DATASOURCE_UID,
-                "type": "influxdb",
-                "access": "proxy",
-                "isDefault": True,
-                "url": influxdb_url,
-                "jsonData": {"dbName": database, "httpMode": "POST", "timeInterval": "1m"},
-            }
-        ],
+    influxdb: dict[str, object] = {
+        "name": DATASOURCE_UID,
+        "uid": DATASOURCE_UID,
+        "type": "influxdb",
+        "access": "proxy",
+        "isDefault": True,
+        "url": influxdb_url,
+        "jsonData": {"dbName": database, "httpMode": "POST", "timeInterval": "1m"},
     }
+    if influxdb_auth_dir is not None:
+        password_file = PasswordDir(influxdb_auth_dir.resolve()).secret_file(READER_USER)
+        influxdb["user"] = READER_USER
+        influxdb["secureJsonData"] = {"password": f"$__file{{{password_file}}}"}
+    datasource = {"apiVersion": 1, "datasources": [influxdb]}
     providers = {
         "apiVersion": 1,
         "providers": [

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from cityiot.access.acl import AuthFiles
+from cityiot.access.kafka_users import ADMIN_USER, KAFKA_USERS, KafkaAuth
 from cityiot.local import apache_kafka, configs, ports
 from cityiot.local.state import ServerName
 from core.errors import ServiceError
@@ -91,13 +92,21 @@ def mosquitto_plan(
     )
 
 
-def influxdb_plan(*, run_dir: Path, port: int, bin_path: str | None) -> Plan:
+def influxdb_plan(
+    *, run_dir: Path, port: int, bin_path: str | None, auth_enabled: bool = False
+) -> Plan:
+    """``auth_enabled``: every request but ``/ping`` needs a user (the runner creates them)."""
     binary = _require("influxd", find_binary("influxd", bin_path), "apt-get install influxdb")
     data_dir = run_dir / "influxdb"
     data_dir.mkdir(parents=True, exist_ok=True)
     conf = data_dir / "influxdb.conf"
     conf.write_text(
-        configs.influxdb_conf(http_port=port, rpc_port=ports.free_port(), data_dir=data_dir)
+        configs.influxdb_conf(
+            http_port=port,
+            rpc_port=ports.free_port(),
+            data_dir=data_dir,
+            auth_enabled=auth_enabled,
+        )
     )
     return Plan(
         "influxdb",
@@ -110,24 +119,45 @@ def influxdb_plan(*, run_dir: Path, port: int, bin_path: str | None) -> Plan:
 
 
 def kafka_plan(
-    *, kind: KafkaKind, run_dir: Path, port: int, bin_path: str | None, partitions: int
+    *,
+    kind: KafkaKind,
+    run_dir: Path,
+    port: int,
+    bin_path: str | None,
+    partitions: int,
+    auth: KafkaAuth | None = None,
 ) -> Plan:
+    """``auth``: a SASL/SCRAM listener, ACLs, and the users of ``auth.passwords`` (Apache
+    Kafka only: Tansu has no authentication)."""
     if kind == "tansu":
+        if auth is not None:
+            raise ServiceError(
+                "kafka",
+                "Tansu has no authentication",
+                fix="CITYIOT_KAFKA_LOCAL=apache (or unset CITYIOT_KAFKA_AUTH_DIR)",
+            )
         return _tansu_plan(run_dir=run_dir, port=port, bin_path=bin_path)
     lib = apache_kafka.ensure_jars()
     conf_dir = run_dir / "kafka"
     conf_dir.mkdir(parents=True, exist_ok=True)
     properties = conf_dir / "server.properties"
-    properties.write_text(
-        apache_kafka.server_properties(
-            port=port,
-            controller_port=ports.free_port(),
-            data_dir=conf_dir / "data",
-            partitions=partitions,
-        )
+    users = {user: auth.passwords.password(user) for user in KAFKA_USERS} if auth else None
+    text = apache_kafka.server_properties(
+        port=port,
+        controller_port=ports.free_port(),
+        data_dir=conf_dir / "data",
+        partitions=partitions,
+        admin_password=users[ADMIN_USER] if users else None,
     )
+    # 0600 whatever it holds: with authentication it holds the admin's password.
+    properties.unlink(missing_ok=True)
+    fd = os.open(properties, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
     log = run_dir / "logs" / "kafka.log"
-    apache_kafka.format_storage(lib=lib, properties=properties, data_dir=conf_dir / "data", log=log)
+    apache_kafka.format_storage(
+        lib=lib, properties=properties, data_dir=conf_dir / "data", log=log, scram_users=users
+    )
     argv = apache_kafka.broker_argv(
         lib=lib, properties=properties, log4j_config=conf_dir / "log4j2.yaml"
     )

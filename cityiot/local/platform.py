@@ -3,6 +3,11 @@
 ``cityiot up`` and the end-to-end tests run the same thing: the local servers (or servers already
 started), then each platform process as a child with settings passed through ``CITYIOT_*``
 variables, then a reconciliation of the simulator's truth against storage.
+
+When the local Kafka or InfluxDB runs with authentication (``CITYIOT_KAFKA_AUTH_DIR``,
+``CITYIOT_INFLUXDB_AUTH_DIR``), each process is its own user, given its password as a file: the
+collector ``cityiot-collector``, the worker ``cityiot-streams`` and ``cityiot-writer``, and the
+reconciliation here ``cityiot-tools`` and ``cityiot-reader``.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from cityiot.access import influx_users, kafka_users
+from cityiot.access.passwords import PasswordDir
 from cityiot.local.children import ChildProcesses
 from cityiot.local.ports import free_port
 from cityiot.reconcile import Reconciliation, compare, count_deadletters, read_stored
 from core.influx import InfluxQueryError, InfluxTarget
-from core.settings import Settings
+from core.settings import InfluxDBSettings, KafkaSettings, Settings
 from core.settings.env import to_env
 from schemas import DistrictIndex
 from simulator.fleet import build_fleet
@@ -96,20 +103,63 @@ class Platform:
     def _env(self) -> dict[str, str]:
         return {**settings_env(self.settings), **LOCAL_STREAM_ENV}
 
+    # -- users, when the servers have authentication -----------------------------------------
+    def kafka_as(self, user: str) -> KafkaSettings:
+        """The Kafka settings of ``user`` (the settings' own without CITYIOT_KAFKA_AUTH_DIR)."""
+        k = self.settings.kafka
+        if k.auth_dir is None:
+            return k
+        return kafka_users.user_settings(k, PasswordDir(k.auth_dir.resolve()), user)
+
+    def influxdb_as(self, user: str) -> InfluxDBSettings:
+        """The InfluxDB settings of ``user`` (the settings' own without
+        CITYIOT_INFLUXDB_AUTH_DIR)."""
+        i = self.settings.influxdb
+        if i.auth_dir is None:
+            return i
+        return influx_users.user_settings(i, PasswordDir(i.auth_dir.resolve()), user)
+
+    def _user_env(self, kafka_user: str, influxdb_user: str | None = None) -> dict[str, str]:
+        """Variables that make a child ``kafka_user`` (and ``influxdb_user``) on servers with
+        authentication: the password as its file, never in the environment."""
+        env: dict[str, str] = {}
+        if self.settings.kafka.auth_dir is not None:
+            k = self.kafka_as(kafka_user)
+            env["CITYIOT_KAFKA_SECURITY_PROTOCOL"] = k.security_protocol
+            env["CITYIOT_KAFKA_SASL_MECHANISM"] = k.sasl_mechanism
+            env["CITYIOT_KAFKA_USERNAME"] = kafka_user
+            env["CITYIOT_KAFKA_PASSWORD_FILE"] = str(k.password_file)
+        if influxdb_user is not None and self.settings.influxdb.auth_dir is not None:
+            env["CITYIOT_INFLUXDB_USERNAME"] = influxdb_user
+            env["CITYIOT_INFLUXDB_PASSWORD_FILE"] = str(
+                self.influxdb_as(influxdb_user).password_file
+            )
+        return env
+
+    def _child_env(self, kafka_user: str, influxdb_user: str | None = None) -> dict[str, str]:
+        env = self._env()
+        overrides = self._user_env(kafka_user, influxdb_user)
+        for section in ("KAFKA", "INFLUXDB"):
+            if f"CITYIOT_{section}_PASSWORD_FILE" in overrides:
+                # The file is the child's password; no other secret rides along beside it.
+                env.pop(f"CITYIOT_{section}_PASSWORD", None)
+                env.pop(f"CITYIOT_{section}_TOKEN", None)
+        return {**env, **overrides}
+
     def start_collector(
         self,
         name: str = "collector",
         client_id: str | None = None,
         extra_env: Mapping[str, str] | None = None,
     ) -> None:
-        env = {**self._env(), **(extra_env or {})}
+        env = {**self._child_env(kafka_users.COLLECTOR_USER), **(extra_env or {})}
         env["CITYIOT_COLLECTOR_METRICS_PORT"] = str(self.collector_metrics_port)
         if client_id is not None:
             env["CITYIOT_COLLECTOR_CLIENT_ID"] = client_id
         self.children.start(name, ["collect"], env)
 
     def start_stream(self, name: str = "stream") -> None:
-        env = self._env()
+        env = self._child_env(kafka_users.STREAMS_USER, influx_users.WRITER_USER)
         env["CITYIOT_STREAM_METRICS_PORT"] = str(self.stream_metrics_port)
         env["CITYIOT_STREAM_DATA_DIR"] = str(self.run_dir / "stream-data")
         self.children.start(name, ["stream"], env)
@@ -148,11 +198,14 @@ class Platform:
         return Truth.model_validate_json(self.truth_path.read_text(encoding="utf-8"))
 
     def influx(self) -> InfluxTarget:
-        return InfluxTarget.from_settings(self.settings.influxdb)
+        """Where storage is read: as the read-only user when InfluxDB has authentication."""
+        return InfluxTarget.from_settings(self.influxdb_as(influx_users.READER_USER))
 
     def reconcile(self, truth: Truth) -> Reconciliation:
         deadletters: Counter[str] = count_deadletters(
-            self.settings.kafka.bootstrap_servers, self.settings.kafka.deadletter_topic
+            self.settings.kafka.bootstrap_servers,
+            self.settings.kafka.deadletter_topic,
+            security=self.kafka_as(kafka_users.TOOLS_USER).librdkafka_security(),
         )
         return compare(truth, read_stored(self.influx()), deadletters)
 

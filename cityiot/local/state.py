@@ -57,6 +57,10 @@ class ServicesState(BaseModel):
     run_dir: str
     servers: list[ServerState]
     mqtt_auth_dir: str | None = None
+    # Folders of the Kafka and InfluxDB users when those servers run with authentication: the
+    # health probes of `cityiot services status` log in as their admins.
+    kafka_auth_dir: str | None = None
+    influxdb_auth_dir: str | None = None
 
     def get(self, name: ServerName) -> ServerState:
         for server in self.servers:

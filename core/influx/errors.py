@@ -11,7 +11,9 @@ from __future__ import annotations
 from core.errors import CityiotError
 
 __all__ = [
+    "AUTH_STATUSES",
     "RETRY_STATUSES",
+    "InfluxAuthError",
     "InfluxError",
     "InfluxQueryError",
     "InfluxRejected",
@@ -22,6 +24,8 @@ __all__ = [
 # Auth and "database not found" are configuration or start-up states, not bad data: a retry
 # succeeds once an operator fixes the token or the database exists. 408 and 429 say "later".
 RETRY_STATUSES = frozenset({401, 403, 404, 408, 429})
+# Who is asking (401: unknown user or wrong password) and what they may do (403: no grant).
+AUTH_STATUSES = frozenset({401, 403})
 
 
 def retryable(status: int) -> bool:
@@ -34,7 +38,28 @@ class InfluxError(CityiotError):
 
 
 class InfluxUnavailable(InfluxError):
-    """Retry later: 5xx, 401/403/404/408/429, timeout, refused connection."""
+    """Retry later: 5xx, 401/403/404/408/429, timeout, refused connection (401 and 403 as
+    :class:`InfluxAuthError`)."""
+
+
+class InfluxAuthError(InfluxUnavailable):
+    """InfluxDB refused the credentials (401) or what they may do (403).
+
+    Retried like any :class:`InfluxUnavailable` (an operator fixes the password or the grant, and
+    no data is lost meanwhile), but its message says who was refused and what to check. ``who``
+    names the user (``user 'cityiot-reader'``), never a password or token.
+    """
+
+    def __init__(self, status: int, who: str, message: str) -> None:
+        self.status = status
+        self.who = who
+        self.message = message
+        problem = "authentication failed" if status == 401 else "not authorized"
+        super().__init__(
+            f"InfluxDB refused {who} ({problem}): HTTP {status}: {message}; fix: check "
+            "CITYIOT_INFLUXDB_USERNAME and _PASSWORD (or _TOKEN) and the user's privileges on "
+            "the database"
+        )
 
 
 class InfluxRejected(InfluxError):

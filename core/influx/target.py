@@ -19,7 +19,13 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from core.influx.errors import InfluxQueryError, InfluxUnavailable, retryable
+from core.influx.errors import (
+    AUTH_STATUSES,
+    InfluxAuthError,
+    InfluxQueryError,
+    InfluxUnavailable,
+    retryable,
+)
 from core.settings import InfluxDBSettings
 
 __all__ = ["MASK", "QUERY_TIMEOUT_S", "Epoch", "InfluxTarget", "quote_identifier"]
@@ -78,6 +84,18 @@ class InfluxTarget:
             return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
         return {}
 
+    def who(self) -> str:
+        """Who this target's requests come from, for a message: a user, a token or nobody."""
+        if self.token is not None and self.token.get_secret_value():
+            return "the token"
+        if self.username:
+            return f"user {self.username!r}"
+        return "an anonymous request"
+
+    def auth_error(self, status: int, text: str) -> InfluxAuthError:
+        """The error of a 401/403 answer (``text``: InfluxDB's message), secrets masked."""
+        return InfluxAuthError(status, self.who(), self.redact(text))
+
     def redact(self, text: str) -> str:
         """``text`` with this target's password, token and URL password masked."""
         secrets = [
@@ -98,7 +116,8 @@ class InfluxTarget:
 
         Raises:
             InfluxQueryError: InfluxDB refused the statement (syntax, unknown database, 4xx).
-            InfluxUnavailable: no answer, 5xx, or 401/403/404/408/429 (as for writes).
+            InfluxUnavailable: no answer, 5xx, or 404/408/429 (as for writes).
+            InfluxAuthError: 401 or 403, naming the user (an InfluxUnavailable too).
         """
         params = {"db": self.database, "q": text, "epoch": epoch}
         url = f"{self.url}/query?{urllib.parse.urlencode(params)}"
@@ -127,6 +146,8 @@ class InfluxTarget:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             message = self.redact(_error_text(exc.read()))
+            if exc.code in AUTH_STATUSES:
+                raise self.auth_error(exc.code, message) from exc
             if retryable(exc.code):
                 raise InfluxUnavailable(f"HTTP {exc.code}: {message}") from exc
             raise InfluxQueryError(self.redact(statement), exc.code, message) from exc

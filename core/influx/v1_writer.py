@@ -1,8 +1,9 @@
 """Line protocol to ``POST /write``: InfluxDB 1.x, and 2.x/3.x through v1 compatibility.
 
 The streams worker's hot path: one aiohttp session, one request per chunk of lines. ``write``
-raises :class:`InfluxUnavailable` (retry: 5xx, 401/403/404/408/429, timeout, refused connection)
-or :class:`InfluxRejected` (any other 4xx: the data itself is bad), and nothing else.
+raises :class:`InfluxUnavailable` (retry: 5xx, 401/403/404/408/429, timeout, refused connection;
+401 and 403 as :class:`InfluxAuthError`, naming the user) or :class:`InfluxRejected` (any other
+4xx: the data itself is bad), and nothing else.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 
 import aiohttp
 
-from core.influx.errors import InfluxRejected, InfluxUnavailable, retryable
+from core.influx.errors import AUTH_STATUSES, InfluxRejected, InfluxUnavailable, retryable
 from core.influx.target import MAX_ERROR_CHARS, InfluxTarget, quote_identifier
 
 __all__ = ["DEFAULT_WRITE_TIMEOUT_S", "V1Writer"]
@@ -45,8 +46,10 @@ class V1Writer:
             await self._session.close()
             self._session = None
 
-    async def create_database(self) -> None:
-        """``CREATE DATABASE`` (1.x; idempotent). 2.x/3.x answer an error, which is ignored."""
+    async def create_database(self) -> bool:
+        """``CREATE DATABASE`` (1.x; idempotent); whether InfluxDB did it. 2.x/3.x answer an
+        error, and a user without admin privilege (a write-only one) 403: both are ignored, as
+        the database is then someone else's to create."""
         session = self._require_session()
         statement = f"CREATE DATABASE {quote_identifier(self.target.database)}"
         try:
@@ -54,7 +57,9 @@ class V1Writer:
                 if resp.status >= 500:
                     raise InfluxUnavailable(f"HTTP {resp.status} creating the database")
                 if resp.status >= 400:
-                    log.info("create database answered HTTP %d (not 1.x?)", resp.status)
+                    log.info("create database answered HTTP %d (not 1.x, or no admin)", resp.status)
+                    return False
+                return '"error"' not in await resp.text()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise InfluxUnavailable(self._describe(exc)) from exc
 
@@ -71,8 +76,14 @@ class V1Writer:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise InfluxUnavailable(self._describe(exc)) from exc
         if resp.status == 404 and "database not found" in text:
-            await self.create_database()
-            raise InfluxUnavailable("database not found; created it")
+            if await self.create_database():
+                raise InfluxUnavailable("database not found; created it")
+            raise InfluxUnavailable(
+                f"database {self.target.database!r} not found, and {self.target.who()} may not "
+                "create it: an admin creates it"
+            )
+        if resp.status in AUTH_STATUSES:
+            raise self.target.auth_error(resp.status, text)
         if retryable(resp.status):
             raise InfluxUnavailable(f"HTTP {resp.status}: {text}")
         raise InfluxRejected(resp.status, text)

@@ -13,7 +13,7 @@ from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
-from core.influx.errors import InfluxRejected, InfluxUnavailable, retryable
+from core.influx.errors import AUTH_STATUSES, InfluxRejected, InfluxUnavailable, retryable
 from core.influx.target import MAX_ERROR_CHARS, InfluxTarget
 from core.influx.v1_writer import DEFAULT_WRITE_TIMEOUT_S
 
@@ -57,6 +57,8 @@ class V2Writer:
         except ApiException as exc:
             status = int(exc.status or 0)
             text = self.target.redact(str(exc.body)[:MAX_ERROR_CHARS])
+            if status in AUTH_STATUSES:
+                raise self.target.auth_error(status, text) from exc
             # Status 0: no HTTP answer at all (the client's own transport failed).
             if status == 0 or retryable(status):
                 raise InfluxUnavailable(f"HTTP {status}: {text}") from exc

@@ -1,8 +1,10 @@
 #!/bin/sh
 # Prepare deploy/compose/ for `docker compose up`, after `cityiot acl` and `cityiot certs`:
-#   - secrets/: random InfluxDB admin password and token, Grafana admin password (kept if present),
-#     and the env files the cityiot services read (collector.env, simulator.env, streams.env),
-#     filled from mqtt-auth/secrets/<user>.password and the InfluxDB token;
+#   - secrets/: random passwords (kept if present) of the InfluxDB admin (and its token), of the
+#     InfluxDB users cityiot-writer and cityiot-reader, of the Kafka users (cityiot-admin,
+#     -collector, -streams, -notifier, -tools, -replay) and of Grafana's admin; and the env
+#     files the cityiot services read (collector.env, simulator.env), filled from
+#     mqtt-auth/secrets/<user>.password;
 #   - data/mosquitto/: Mosquitto's persistence, owned by you (the broker runs as your uid);
 #   - .env from .env.example (HOST_UID/HOST_GID set to yours) unless it exists.
 # Everything secret is written 0600 under a 0700 folder and never printed.
@@ -33,8 +35,12 @@ chmod 700 secrets
 keep_or_make secrets/influxdb-admin-password
 keep_or_make secrets/influxdb-admin-token
 keep_or_make secrets/grafana-admin-password
+keep_or_make secrets/influxdb-writer-password
+keep_or_make secrets/influxdb-reader-password
+for user in admin collector streams notifier tools replay; do
+    keep_or_make "secrets/kafka-$user-password"
+done
 env_file collector.env CITYIOT_MQTT_PASSWORD "$auth/secrets/cityiot-collector.password"
-env_file streams.env CITYIOT_INFLUXDB_TOKEN secrets/influxdb-admin-token
 if [ -f "$auth/secrets/cityiot-simulator.password" ]; then
     env_file simulator.env CITYIOT_MQTT_PASSWORD "$auth/secrets/cityiot-simulator.password"
 else

@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
 from pydantic import ValidationError
@@ -64,10 +65,12 @@ async def relay(
     dead_letter: DeadLetterSink,
     delivery_log: DeliveryLog | None = None,
     stop: asyncio.Event,
+    security: Mapping[str, Any] | None = None,
 ) -> int:
     """Deliver the topic's alert changes until ``stop`` is set; returns how many were submitted.
 
     ``stop`` is checked between fetches: a fetch in delivery is finished (and committed) first.
+    ``security``: aiokafka's security arguments (``KafkaSettings.aiokafka_security()``).
     """
     consumer = AIOKafkaConsumer(
         topic,
@@ -75,6 +78,7 @@ async def relay(
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **(security or {}),
     )
     await consumer.start()
     recent = RecentKeys()

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from cityiot.access.influx_users import READER_USER
+from cityiot.access.passwords import PasswordDir
 from cityiot.local.grafana import DATASOURCE_UID, grafana_env, write_provisioning
 from dashboards.boards.common import FOLDERS
 
@@ -35,3 +37,22 @@ def test_local_grafana_env_stays_on_loopback(tmp_path: Path) -> None:
     env = grafana_env(tmp_path, tmp_path / "provisioning")
     assert env["GF_SERVER_HTTP_ADDR"] == "127.0.0.1"
     assert env["GF_PATHS_DATA"].startswith(str(tmp_path))
+
+
+def test_local_grafana_reads_as_the_read_only_user(tmp_path: Path) -> None:
+    """With InfluxDB's auth folder: the reader user, its password left in its file for Grafana
+    to read ($__file), never copied into the provisioning."""
+    auth = tmp_path / "influxdb-auth"
+    PasswordDir(auth).ensure([READER_USER])
+    provisioning = write_provisioning(
+        tmp_path / "grafana",
+        influxdb_url="http://127.0.0.1:8086",
+        database="city",
+        influxdb_auth_dir=auth,
+    )
+    text = (provisioning / "datasources" / "cityiot.yaml").read_text()
+    (ds,) = yaml.safe_load(text)["datasources"]
+    assert ds["user"] == READER_USER
+    secret_file = auth.resolve() / "secrets" / f"{READER_USER}.password"
+    assert ds["secureJsonData"]["password"] == f"$__file{{{secret_file}}}"
+    assert PasswordDir(auth).password(READER_USER) not in text

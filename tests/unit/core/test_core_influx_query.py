@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from cityiot.local.ports import free_port
 from core.influx import (
+    InfluxAuthError,
     InfluxError,
     InfluxQueryError,
     InfluxTarget,
@@ -66,8 +67,8 @@ def test_query_error_in_result_names_the_query() -> None:
     ("status", "error"),
     [
         (400, InfluxQueryError),
-        (401, InfluxUnavailable),
-        (403, InfluxUnavailable),
+        (401, InfluxAuthError),
+        (403, InfluxAuthError),
         (404, InfluxUnavailable),
         (429, InfluxUnavailable),
         (500, InfluxUnavailable),
@@ -76,7 +77,8 @@ def test_query_error_in_result_names_the_query() -> None:
     ids=lambda v: str(v) if isinstance(v, int) else v.__name__,
 )
 def test_query_http_errors_classify_like_writes(status: int, error: type[InfluxError]) -> None:
-    """A refused statement (400) is a query error; the retry statuses are unavailable."""
+    """A refused statement (400) is a query error; the retry statuses are unavailable (401 and
+    403 as the auth error, which is an InfluxUnavailable too)."""
     body = json.dumps({"error": "error parsing query: found EOF"}).encode()
     with pytest.raises(error, match="error parsing query: found EOF") as caught:
         _query(Answer(status, body), "SELECT")

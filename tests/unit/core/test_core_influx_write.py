@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from cityiot.local.ports import free_port
 from core.influx import (
+    InfluxAuthError,
     InfluxError,
     InfluxRejected,
     InfluxTarget,
@@ -113,6 +114,58 @@ def test_v1_write_database_not_found_creates_it_and_retries() -> None:
     ):
         _write(server)
     assert len(server.on("/query")) == 2  # at start, and after the 404
+
+
+@pytest.mark.parametrize(
+    ("status", "credentials", "who"),
+    [
+        (
+            401,
+            {"username": "cityiot-writer", "password": SecretStr(PASSWORD)},
+            "user 'cityiot-writer'",
+        ),
+        (
+            403,
+            {"username": "cityiot-reader", "password": SecretStr(PASSWORD)},
+            "user 'cityiot-reader'",
+        ),
+        (401, {"token": SecretStr(TOKEN)}, "the token"),
+        (401, {}, "an anonymous request"),
+    ],
+    ids=["wrong-password", "no-grant", "token", "anonymous"],
+)
+def test_v1_write_auth_refusal_names_who_and_the_fix(
+    status: int, credentials: dict[str, Any], who: str
+) -> None:
+    """401/403: an InfluxAuthError (retried like any unavailability) saying who was refused and
+    which settings to check, with none of the target's secrets in it, even echoed back."""
+    echo = f"not authorized: {PASSWORD} {TOKEN}"
+    with (
+        scripted_server({"/write": Answer(status, _error(echo))}) as server,
+        pytest.raises(InfluxAuthError) as caught,
+    ):
+        _write(server, **credentials)
+    error = caught.value
+    assert (error.status, error.who) == (status, who)
+    assert isinstance(error, InfluxUnavailable)
+    assert f"InfluxDB refused {who}" in str(error)
+    assert "CITYIOT_INFLUXDB_USERNAME" in str(error)
+    held = [v.get_secret_value() for v in credentials.values() if isinstance(v, SecretStr)]
+    assert all(secret not in str(error) for secret in held)
+
+
+def test_v1_write_database_not_found_and_no_admin_says_so() -> None:
+    """A write-only user meets a missing database: it may not create it, and the error says an
+    admin must (rather than claiming it was created)."""
+    answers = {
+        "/write": Answer(404, _error('database not found: "city"')),
+        "/query": Answer(403, _error("requires admin privilege")),
+    }
+    with (
+        scripted_server(answers) as server,
+        pytest.raises(InfluxUnavailable, match="may not create it: an admin creates it"),
+    ):
+        _write(server, username="cityiot-writer", password=SecretStr(PASSWORD))
 
 
 def test_v1_write_refused_connection_is_unavailable() -> None:
