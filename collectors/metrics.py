@@ -1,5 +1,8 @@
 """The collector's counters, exported to Prometheus and summarised in the log.
 
+The same port serves ``/healthz`` and ``/readyz`` (core.probes; what they check:
+collectors/probes.py).
+
 Hot paths bump plain ints (a prometheus_client ``Counter.inc`` takes a lock: at 10,000+ msg/s
 that is measurable); a custom collector turns them into metric families when scraped. Each counter
 has one writer thread (MQTT thread: received and rejected; pump thread: the rest), so no lock.
@@ -8,12 +11,10 @@ has one writer thread (MQTT thread: received and rejected; pump thread: the rest
 from __future__ import annotations
 
 import bisect
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -21,6 +22,9 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+
+from core.probes import Heartbeat, ProbeServer, ReadyCheck
+from core.settings.env import env_name
 
 __all__ = ["LATENCY_BUCKETS_S", "CollectorStats", "MetricsServer", "summary_line"]
 
@@ -122,23 +126,40 @@ class _Exporter(Collector):
 
 
 class MetricsServer:
-    """``/metrics`` over HTTP for one collector, on its own registry."""
+    """``/metrics``, ``/healthz`` and ``/readyz`` over HTTP for one collector, on its own registry.
 
-    def __init__(self, stats: CollectorStats, *, host: str, port: int) -> None:
+    Raises:
+        SettingError: The port is in use (naming CITYIOT_COLLECTOR_METRICS_PORT) or the host is
+            not this machine's (naming CITYIOT_COLLECTOR_METRICS_HOST).
+    """
+
+    def __init__(
+        self,
+        stats: CollectorStats,
+        *,
+        host: str,
+        port: int,
+        heartbeat: Heartbeat,
+        ready: ReadyCheck,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(_Exporter(stats))
-        self._server: WSGIServer
-        self._thread: threading.Thread
-        self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
+        self._server = ProbeServer(
+            host=host,
+            port=port,
+            registry=self.registry,
+            heartbeat=heartbeat,
+            ready=ready,
+            port_variable=env_name("metrics_port", "collector"),
+            host_variable=env_name("metrics_host", "collector"),
+        )
 
     @property
     def port(self) -> int:
-        return int(self._server.server_port)
+        return self._server.port
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        self._server.close()
 
 
 def summary_line(stats: CollectorStats, *, rate: float) -> str:

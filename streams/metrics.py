@@ -1,4 +1,8 @@
-"""The streams worker's Prometheus metrics (``cityiot_stream_*``), bumped once per batch."""
+"""The streams worker's Prometheus metrics (``cityiot_stream_*``), bumped once per batch.
+
+They are served on ``CITYIOT_STREAM_METRICS_PORT`` with ``/healthz`` and ``/readyz``
+(streams/worker.py starts the server, streams/probes.py says what the probes check).
+"""
 
 from __future__ import annotations
 
