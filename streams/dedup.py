@@ -22,6 +22,13 @@ ahead when it started (a message the device sent with a lower seq carried an ear
 A device whose clock goes back at reboot and whose counter restarts near its old value is not
 recognised until it sends a boot status; docs/vendors.md says so.
 
+A message older and lower than the current boot's first message, when no earlier boot is known,
+was never seen: everything the tracker took has a seq at or above that first one. Such messages
+arrive when dead letters of a device are replayed after its registration (``cityiot deadletter
+replay``), its newer messages stored meanwhile. The first of them opens the previous boot, so
+the rest of that run is taken by the rule above and its repeats are dropped. A boot status among
+them is remembered (``old_boot``): repeated, it is old, no reboot.
+
 NMEA fixes have no seq: their device time (ms) is their identity. The tracker keeps the newest
 ``NMEA_RECENT`` fix times; a fix older than all of them is dropped as a duplicate (a redelivery
 arrives soon after its original, a genuinely new fix is not older than the last 256).
@@ -60,6 +67,9 @@ class SeqTracker:
     resets: int = 0
     #: (highest seq, newest device time) of the previous boot, for its late messages.
     prev: tuple[int, int] | None = None
+    #: (seq, device time) of a boot status older than the first message the tracker saw (a
+    #: replayed dead letter): its repeat is no new boot.
+    old_boot: tuple[int, int] | None = None
 
     def check_seq(
         self,
@@ -72,6 +82,12 @@ class SeqTracker:
     ) -> Verdict:
         """Record ``seq`` (sent at device time ``ts_ms``; ``boot``: a boot status) and say
         whether it is new."""
+        if self._before_first(seq, ts_ms):
+            assert ts_ms is not None
+            self.prev = (seq, ts_ms)
+            if boot:
+                self.old_boot = (seq, ts_ms)
+            return Verdict.NEW
         if self._from_previous_boot(seq, ts_ms, boot):
             assert self.prev is not None
             if seq <= self.prev[0]:
@@ -117,6 +133,12 @@ class SeqTracker:
         if self.max_ts is None or ts_ms > self.max_ts:
             self.max_ts = ts_ms
 
+    def _before_first(self, seq: int, ts_ms: int | None) -> bool:
+        """Older and lower than the current boot's first message, no earlier boot known."""
+        if self.prev is not None or self.boot is None or ts_ms is None:
+            return False
+        return ts_ms < self.boot[1] and seq < self.boot[0]
+
     def _from_previous_boot(self, seq: int, ts_ms: int | None, boot: bool) -> bool:
         """Sent before the current boot began (a late message or a redelivery of it)."""
         if boot or ts_ms is None or self.boot is None or self.prev is None:
@@ -132,8 +154,8 @@ class SeqTracker:
     ) -> bool:
         if boot:
             # A boot status starts a new boot, unless it is the current boot's first message
-            # redelivered.
-            return ts_ms is None or self.boot != (seq, ts_ms)
+            # redelivered, or a replayed one older than the tracker's first message.
+            return ts_ms is None or (seq, ts_ms) not in (self.boot, self.old_boot)
         if seq > top or seq in self.missing:
             return False
         if ts_ms is not None and self.max_ts is not None and ts_ms > self.max_ts:
@@ -163,6 +185,7 @@ class SeqTracker:
             "boot": list(self.boot) if self.boot is not None else None,
             "resets": self.resets,
             "prev": list(self.prev) if self.prev is not None else None,
+            "ob": list(self.old_boot) if self.old_boot is not None else None,
         }
 
     @classmethod
@@ -178,4 +201,5 @@ class SeqTracker:
             boot=(data["boot"][0], data["boot"][1]) if data.get("boot") else None,
             resets=data.get("resets", 0),
             prev=(data["prev"][0], data["prev"][1]) if data.get("prev") else None,
+            old_boot=(data["ob"][0], data["ob"][1]) if data.get("ob") else None,
         )
