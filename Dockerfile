@@ -2,7 +2,7 @@
 # cityiot: one image for every command (`collect`, `stream`, `simulate`, `dashboards`, ...).
 #   docker build -t cityiot:dev .
 #   docker run --rm cityiot:dev collect --help
-# Settings come from CITYIOT_* environment variables (cityiot/settings.py); secrets from an env
+# Settings come from CITYIOT_* environment variables (core/settings/); secrets from an env
 # file or an orchestrator's secret, never from this file. See docs/deploy.md.
 
 ARG PYTHON_IMAGE=python:3.11-slim
@@ -25,6 +25,7 @@ RUN mkdir -p cityiot && touch cityiot/__init__.py \
 COPY core ./core
 COPY cityiot ./cityiot
 COPY schemas ./schemas
+COPY adapters ./adapters
 COPY collectors ./collectors
 COPY streams ./streams
 COPY dashboards ./dashboards
@@ -48,12 +49,13 @@ ENV PATH=/opt/cityiot/bin:$PATH \
 # PersistentVolumeClaim in Kubernetes (deploy/k8s/streams.yaml).
 WORKDIR /var/lib/cityiot
 USER ${CITYIOT_UID}:${CITYIOT_UID}
-# 9464: a collector's Prometheus /metrics (CITYIOT_COLLECTOR_METRICS_PORT); 6066: Faust's web server.
-EXPOSE 9464 6066
-# Liveness without a `cityiot health` subcommand: connect to the process's own port on loopback.
-# Port: HEALTHCHECK_PORT if set (streams workers: Faust's web port), else the collector's
-# CITYIOT_COLLECTOR_METRICS_PORT; neither set or 0 (simulate, dashboards): healthy, nothing to probe.
+# One port per long-running process for Prometheus /metrics, /healthz and /readyz:
+# 9464 a collector's (CITYIOT_COLLECTOR_METRICS_PORT), 9465 a streams worker's
+# (CITYIOT_STREAM_METRICS_PORT), as deploy/ sets them.
+EXPOSE 9464 9465
+# Liveness: GET /healthz on the process's own port, read from the same CITYIOT_* variables
+# (core/probes/check.py). No port set (simulate, dashboards): healthy, nothing to probe.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import os,socket,sys; p=int(os.environ.get('HEALTHCHECK_PORT') or os.environ.get('CITYIOT_COLLECTOR_METRICS_PORT') or 0); p or sys.exit(0); socket.create_connection(('127.0.0.1', p), 3).close()"]
+    CMD ["python", "-m", "core.probes"]
 ENTRYPOINT ["cityiot"]
 CMD ["--help"]

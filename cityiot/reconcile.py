@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
@@ -29,6 +29,7 @@ from simulator.truth import OUTSIDE, Truth
 
 __all__ = [
     "CHANNEL_MEASUREMENTS",
+    "RECONCILE_GROUP_PREFIX",
     "STATUS_MEASUREMENT",
     "Check",
     "Reconciliation",
@@ -54,6 +55,8 @@ CHANNEL_MEASUREMENTS: dict[str, str] = {
 (STATUS_MEASUREMENT,) = {mt.kind for mt in MESSAGE_TYPES if mt.channel is Channel.STATUS}
 # Dead letters are read until none arrived for this long (the topic has no end marker).
 DEADLETTER_QUIET_S = 2.0
+# The dead-letter reader's group id starts so (never joined, but looked up: ACLs grant the prefix).
+RECONCILE_GROUP_PREFIX = "cityiot-reconcile-"
 
 Key = tuple[str, ...]
 
@@ -267,8 +270,17 @@ def read_stored(target: InfluxTarget) -> Stored:
     )
 
 
-def count_deadletters(bootstrap: str, topic: str, *, timeout_s: float = 30.0) -> Counter[str]:
+def count_deadletters(
+    bootstrap: str,
+    topic: str,
+    *,
+    timeout_s: float = 30.0,
+    security: Mapping[str, str] | None = None,
+) -> Counter[str]:
     """Distinct dead letters per reason, read from the start of every partition until quiet.
+
+    ``security``: the librdkafka security properties of a Kafka with authentication
+    (``KafkaSettings.librdkafka_security()``; its group is one of ``RECONCILE_GROUP_PREFIX``).
 
     Dead letters are at-least-once, like everything the collector forwards: a collector that
     dies after Kafka took a record and before its PUBACK reached the broker gets the message
@@ -280,7 +292,8 @@ def count_deadletters(bootstrap: str, topic: str, *, timeout_s: float = 30.0) ->
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
-            "group.id": f"cityiot-reconcile-{time.monotonic_ns()}",
+            **(security or {}),
+            "group.id": f"{RECONCILE_GROUP_PREFIX}{time.monotonic_ns()}",
             "enable.auto.commit": False,
             "log_level": 0,
         }

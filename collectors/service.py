@@ -24,13 +24,16 @@ from functools import partial
 
 from confluent_kafka import KafkaError, Message
 
+from adapters import AdapterSet, load_adapters
 from collectors.kafka_sink import KafkaSink, KafkaSinkError
 from collectors.metrics import CollectorStats, MetricsServer, summary_line
 from collectors.mqtt5_session import Mqtt5Session
 from collectors.mqtt_source import MqttSource
 from collectors.pipeline import Inbound, Pipeline, Routed
+from collectors.probes import KafkaBrokers
 from collectors.ratelimit import TokenBuckets, VendorQuota
 from core.errors import CityiotError
+from core.probes import Heartbeat
 from core.settings import Settings
 from core.signals import stop_on_signals
 from schemas import DistrictIndex, Registry, load_registry
@@ -72,7 +75,12 @@ class _Entry:
 
 
 def build_pipeline(settings: Settings) -> Pipeline:
-    """The pipeline of ``settings``: loads the registry and, when needed, district boundaries."""
+    """The pipeline of ``settings``: loads the registry, the vendors' payload adapters and, when
+    needed, district boundaries.
+
+    Raises:
+        AdapterError: An adapter file is not usable (the message names file, rule and field).
+    """
     c = settings.collector
     registry: Registry | None = None
     if settings.registry_path is not None:
@@ -93,6 +101,14 @@ def build_pipeline(settings: Settings) -> Pipeline:
             burst=c.vendor_rate_limit_burst,
             overrides=c.vendor_rate_limits,
         )
+    adapters: AdapterSet | None = None
+    if c.adapters_dir is not None:
+        adapters = load_adapters(c.adapters_dir, prefix=settings.mqtt.topic_prefix)
+        log.info(
+            "adapters loaded dir=%s names=%s",
+            c.adapters_dir,
+            ",".join(a.name for a in adapters.adapters) or "-",
+        )
     return Pipeline(
         collector_id=c.client_id,
         registry=registry,
@@ -100,6 +116,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
         unknown_devices=c.unknown_devices,
         limiter=limiter,
         vendor_quota=vendor_quota,
+        adapters=adapters,
         prefix=settings.mqtt.topic_prefix,
         max_payload_bytes=c.max_payload_bytes,
         deadletter_payload_limit=c.deadletter_payload_limit_bytes,
@@ -125,11 +142,18 @@ class Collector:
         self._stopping = False
         self._failure: BaseException | None = None
         self.stats.in_flight = self._queue.__len__
+        # What /healthz and /readyz read (collectors/probes.py): the loop's turns, librdkafka's
+        # connection reports, whether the topics were found at start.
+        self.heartbeat = Heartbeat(c.liveness_timeout_s)
+        self.kafka_brokers = KafkaBrokers()
+        self._topics_ready = False
         self.sink = KafkaSink(
             bootstrap_servers=settings.kafka.bootstrap_servers,
+            security=settings.kafka.librdkafka_security(),
             client_id=c.client_id,
             linger_ms=c.linger_ms,
             idempotent=c.idempotent_producer,
+            extra=self.kafka_brokers.config(),
         )
         self.source: Mqtt5Session | MqttSource
         if settings.mqtt.protocol == "5":
@@ -218,18 +242,49 @@ class Collector:
         """Collect until ``stop`` is set, then stop taking messages, flush, ack and disconnect.
 
         Raises:
+            SettingError: The metrics port is in use (checked before anything else starts).
             KafkaSinkError: Topics cannot be listed or created at start.
             CollectorError: Kafka reported a fatal error, or the pipeline failed.
         """
+        c = self.settings.collector
+        if c.metrics_port:
+            # First: a busy port fails the start at once, and the probes answer (alive, not
+            # ready) while Kafka is awaited.
+            self.metrics = MetricsServer(
+                self.stats,
+                host=c.metrics_host,
+                port=c.metrics_port,
+                heartbeat=self.heartbeat,
+                ready=self.not_ready,
+            )
+        try:
+            self._collect(stop)
+        finally:
+            if self.metrics is not None:
+                self.metrics.close()
+
+    def not_ready(self) -> list[str]:
+        """Why this replica is not ready (collectors/probes.py); read by the probe server."""
+        problems = ["stopping"] if self._stopping else []
+        if not self._topics_ready:
+            problems.append("kafka: waiting for the broker at start")
+        elif (kafka := self.kafka_brokers.problem()) is not None:
+            problems.append(kafka)
+        if not self.source.connected:
+            problems.append("mqtt: not connected")
+        elif not self.source.subscribed.is_set():
+            problems.append("mqtt: subscription not acknowledged yet")
+        return problems
+
+    def _collect(self, stop: threading.Event) -> None:
         s = self.settings
         created = self._ensure_topics(stop)
         if created is None:
             return  # stopped before Kafka came
+        self._topics_ready = True
         if created:
             log.info("kafka topics created names=%s partitions=%d", created, s.kafka.partitions)
         c = s.collector
-        if c.metrics_port:
-            self.metrics = MetricsServer(self.stats, host=c.metrics_host, port=c.metrics_port)
         if isinstance(self.source, MqttSource):
             self.source.start()  # paho's network thread; the MQTT 5 session is driven below
         log.info(
@@ -243,6 +298,7 @@ class Collector:
         last_received, noticed = 0, False
         try:
             while not stop.is_set() and not self._stopping:
+                self.heartbeat.beat()
                 self._turn()
                 if self._retry:
                     self._retry_failed()
@@ -267,6 +323,7 @@ class Collector:
         k = self.settings.kafka
         delay = START_RETRY_MIN_S
         while True:
+            self.heartbeat.beat()  # waiting for Kafka is the loop turning, not a stuck one
             try:
                 return self.sink.ensure_topics(
                     self._topics.values(),
@@ -312,8 +369,6 @@ class Collector:
                 self._retry_failed()
         left = len(self._queue)
         self.source.stop()
-        if self.metrics is not None:
-            self.metrics.close()
         log.info(
             "collector stopped %s unacked_left=%d (redelivered by the broker)",
             summary_line(self.stats, rate=0.0),

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-__all__ = ["CityiotError", "ServiceError"]
+__all__ = ["CityiotError", "ServiceError", "SettingError"]
 
 
 class CityiotError(Exception):
     """Base of every error cityiot raises on purpose (the CLI prints it as one line)."""
+
+
+class SettingError(CityiotError):
+    """A setting's value is valid but unusable here (its port is in use, its address is not this
+    machine's): a setting's problem like a value that fails validation, so the CLI reports it the
+    same way (one line starting with the variable, exit code 2).
+    """
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        self.problem = problem
+        super().__init__(f"{variable}: {problem}")
 
 
 class ServiceError(CityiotError):

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import faust
 from confluent_kafka import KafkaException
 
 from core.influx import InfluxTarget, V1Writer, V2Writer
@@ -67,6 +68,7 @@ def create_app(settings: Settings) -> StreamsApp:
     app = StreamsApp(
         s.app_id,
         broker=[f"kafka://{host.strip()}" for host in settings.kafka.bootstrap_servers.split(",")],
+        broker_credentials=_broker_credentials(settings),
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=settings.kafka.partitions,
@@ -84,6 +86,8 @@ def create_app(settings: Settings) -> StreamsApp:
         # Tansu's high watermark can trail the real end (FACTS.md), which makes a standby's
         # applied offset look "ahead" and fails this check; streams/tail.py covers the gap.
         recovery_consistency_check=False,
+        # Off: /healthz and /readyz share the metrics port (streams/probes.py), one port per
+        # process; Faust's web server would be a second one, with no readiness of ours.
         web_enabled=False,
         datadir=str(datadir),
     )
@@ -126,6 +130,20 @@ def create_app(settings: Settings) -> StreamsApp:
     if s.summary_interval_s:
         app.timer(s.summary_interval_s)(pipeline.log_summary)
     return app
+
+
+def _broker_credentials(settings: Settings) -> faust.SASLCredentials | None:
+    """The worker's SASL user for every client Faust makes (consumer, producer, topic creation);
+    None for PLAINTEXT."""
+    k = settings.kafka
+    if k.security_protocol == "PLAINTEXT":
+        return None
+    return faust.SASLCredentials(
+        username=k.username,
+        password=k.password.get_secret_value() if k.password else None,
+        mechanism=k.sasl_mechanism,
+        ssl_context=k.ssl_context(),
+    )
 
 
 def _engine(settings: Settings) -> AlertEngine:
@@ -183,6 +201,10 @@ class Pipeline:
         self._stats_sent = StatsCounters()
         self._stats_logged = StatsCounters()
         self.instance = s.instance_id or f"{socket.gethostname()}:{s.app_id}"
+        self._tail_config = {
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            **settings.kafka.librdkafka_security(),
+        }
 
     async def _start_sink(self) -> None:
         async with self._sink_lock:
@@ -251,7 +273,7 @@ class Pipeline:
         while True:
             try:
                 return await asyncio.to_thread(
-                    read_tail, self.settings.kafka.bootstrap_servers, topic, partition
+                    read_tail, self._tail_config, self.settings.stream.app_id, topic, partition
                 )
             except KafkaException as exc:
                 log.warning(

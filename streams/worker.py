@@ -1,4 +1,4 @@
-"""Running one streams worker: topics, the Faust worker, metrics, logging."""
+"""Running one streams worker: topics, the Faust worker, metrics and probes, logging."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ import time
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
-from prometheus_client import start_http_server
+from prometheus_client import REGISTRY
 
 from core.influx import InfluxTarget
+from core.probes import Heartbeat, ProbeServer
 from core.settings import Settings
+from core.settings.env import env_name
 from streams.app import create_app
 from streams.faust_private import DeadlineWorker
+from streams.probes import StreamProbes
 
 __all__ = ["ensure_topics", "run_stream"]
 
@@ -25,12 +28,20 @@ LIST_TIMEOUT_S = 5.0
 # Waiting for Kafka at start: the first retry after 1 s, doubling to 30 s.
 START_RETRY_MIN_S = 1.0
 START_RETRY_MAX_S = 30.0
+# Every address, as before /healthz and /readyz joined the metrics: the kubelet probes the
+# pod's address, Prometheus scrapes it.
+METRICS_HOST = "0.0.0.0"  # noqa: S104
 
 
 def ensure_topics(settings: Settings) -> None:
     """Create the events, dead-letter and alerts topics if missing (collectors create the first
     two too)."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    admin = AdminClient(
+        {
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            **settings.kafka.librdkafka_security(),
+        }
+    )
     existing = set(admin.list_topics(timeout=LIST_TIMEOUT_S).topics)
     k = settings.kafka
     wanted = [k.events_topic, k.deadletter_topic, k.alerts_topic]
@@ -57,9 +68,19 @@ def run_stream(settings: Settings, *, loglevel: str = "WARN") -> None:
     partitions, the periodic summary) are INFO whatever Faust's level, as the collector's are.
     """
     _own_log_lines()
-    _wait_for_kafka(settings)
+    probes = StreamProbes(settings)
     if settings.stream.metrics_port:
-        start_http_server(settings.stream.metrics_port)
+        # First: a busy port fails the start at once, and the probes answer (alive, not ready)
+        # while Kafka is awaited. Daemon threads: they end with the process.
+        ProbeServer(
+            host=METRICS_HOST,
+            port=settings.stream.metrics_port,
+            registry=REGISTRY,
+            heartbeat=probes.heartbeat,
+            ready=probes.not_ready,
+            port_variable=env_name("metrics_port", "stream"),
+        )
+    _wait_for_kafka(settings, probes.heartbeat)
     app = create_app(settings)
     s = settings.stream
     log.info(
@@ -78,14 +99,17 @@ def run_stream(settings: Settings, *, loglevel: str = "WARN") -> None:
     )
     worker = DeadlineWorker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.stop_deadline_s = s.stop_timeout_s
+    probes.watch(app, worker.loop)
     worker.execute_from_commandline()
 
 
-def _wait_for_kafka(settings: Settings) -> None:
+def _wait_for_kafka(settings: Settings, heartbeat: Heartbeat) -> None:
     """Create the topics, waiting for Kafka as long as it takes (a line per attempt): start
-    order does not matter. SIGTERM meanwhile ends the process (nothing is in flight yet)."""
+    order does not matter. SIGTERM meanwhile ends the process (nothing is in flight yet).
+    Each attempt beats ``heartbeat``: waiting is the worker alive, not stuck."""
     delay = START_RETRY_MIN_S
     while True:
+        heartbeat.beat()
         try:
             ensure_topics(settings)
             return

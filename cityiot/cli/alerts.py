@@ -107,6 +107,7 @@ def run(
                 dead_letter=JsonLinesDeadLetter(dead_letter),
                 delivery_log=JsonLinesDeliveryLog(alerts.delivery_log_path),
                 stop=stop,
+                security=settings.kafka.aiokafka_security(),
             )
 
     submitted = asyncio.run(main())

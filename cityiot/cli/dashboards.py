@@ -9,10 +9,12 @@ from typing import Annotated
 
 import typer
 
+from core.errors import SettingError
 from core.influx import InfluxTarget
 from core.settings import Settings
 from core.settings.grafana import GrafanaSettings
 from dashboards.build import write_dashboards
+from dashboards.push import PushError
 from dashboards.push import push as push_dashboards
 from dashboards.queries import parse_duration
 from dashboards.snapshot import render_snapshots
@@ -20,6 +22,9 @@ from dashboards.snapshot import render_snapshots
 __all__ = ["app"]
 
 app = typer.Typer(help="Grafana dashboards as code: build, push, snapshot.", no_args_is_help=True)
+
+# Grafana refusing the token (401) or its role (403): the token setting is what to fix.
+CREDENTIAL_STATUSES = (401, 403)
 
 
 def _grafana(settings: Settings) -> GrafanaSettings:
@@ -43,11 +48,25 @@ def push(
         str | None, typer.Option(help="Grafana base URL; default CITYIOT_GRAFANA_URL.")
     ] = None,
 ) -> None:
-    """Create or update the folders and dashboards in Grafana (token: CITYIOT_GRAFANA_TOKEN)."""
+    """Create or update the folders and dashboards in Grafana (token: CITYIOT_GRAFANA_TOKEN).
+
+    Grafana refusing the token (401, 403) is a setting's error: one line naming
+    CITYIOT_GRAFANA_TOKEN and the refused call, exit 2.
+    """
     grafana = _grafana(Settings())
     if url is not None:
         grafana = GrafanaSettings.model_validate({**grafana.model_dump(), "url": url})
-    result = asyncio.run(push_dashboards(grafana))
+    try:
+        result = asyncio.run(push_dashboards(grafana))
+    except PushError as exc:
+        if exc.status not in CREDENTIAL_STATUSES:
+            raise
+        # Grafana's answer, never the token: the body says why ("invalid API key").
+        raise SettingError(
+            "CITYIOT_GRAFANA_TOKEN",
+            f"Grafana refused it ({exc.call} answered {exc.status}: {exc.body[:300]!r}); "
+            "expected a service-account token with the Editor role",
+        ) from None
     for link in result.urls:
         typer.echo(link)
 

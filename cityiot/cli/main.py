@@ -14,13 +14,15 @@ from cityiot.cli import (
     certs,
     collect,
     dashboards,
+    deadletter,
     services,
     simulate,
     stream,
     up,
 )
+from cityiot.cli import adapters as adapters_cli
 from cityiot.cli import schemas as schemas_cli
-from core.errors import CityiotError
+from core.errors import CityiotError, SettingError
 from core.settings import Settings
 
 __all__ = ["app", "main"]
@@ -36,8 +38,10 @@ app.add_typer(services.app, name="services")
 app.command(name="up")(up.up)
 app.command(name="acl")(acl.acl)
 app.add_typer(schemas_cli.app, name="schemas")
+app.add_typer(adapters_cli.app, name="adapters")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(dashboards.app, name="dashboards")
+app.add_typer(deadletter.app, name="deadletter")
 app.command(name="certs")(certs.certs)
 app.command(name="collect")(collect.collect)
 app.command(name="simulate")(simulate.simulate)
@@ -50,6 +54,10 @@ def main() -> None:
     )
     try:
         app()
+    except SettingError as exc:
+        # Valid but unusable here (a port in use): a setting's problem, reported as one.
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
     except CityiotError as exc:
         # One line naming the cause and the fix; the traceback would only hide it.
         print(f"error: {exc}", file=sys.stderr)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from cityiot.access.kafka_users import KafkaAuth
 from cityiot.local.plans import KafkaKind
 from cityiot.local.runner import LocalServers, check_health
 from cityiot.local.state import read_state, stop_state
@@ -77,6 +78,8 @@ def up(
         detach=detach,
         kafka=kafka if kafka is not None else settings.kafka.local,
         kafka_partitions=settings.kafka.partitions,
+        kafka_auth=KafkaAuth.from_settings(settings),
+        influxdb_auth_dir=settings.influxdb.auth_dir,
     )
     stop = threading.Event()
     # Until the process exits: a second Ctrl-C while the servers stop changes nothing.

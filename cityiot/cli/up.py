@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from cityiot.access.kafka_users import KafkaAuth
 from cityiot.local.console import render, take_snapshot
 from cityiot.local.grafana import GRAFANA_PORT, grafana_binary, grafana_env, write_provisioning
 from cityiot.local.platform import Platform, SimulatorRun
@@ -73,7 +74,10 @@ def _start_grafana(console: Console, settings: Settings, platform: Platform) -> 
         return
     directory = platform.run_dir / "grafana"
     provisioning = write_provisioning(
-        directory, influxdb_url=settings.influxdb.url, database=settings.influxdb.database
+        directory,
+        influxdb_url=settings.influxdb.url,
+        database=settings.influxdb.database,
+        influxdb_auth_dir=settings.influxdb.auth_dir,
     )
     homepath = ["--homepath", "/usr/share/grafana"] if Path("/usr/share/grafana").is_dir() else []
     platform.children.start(
@@ -126,6 +130,8 @@ def up(
         mqtt_auth_dir=settings.mqtt.auth_dir,
         kafka=settings.kafka.local,
         kafka_partitions=settings.kafka.partitions,
+        kafka_auth=KafkaAuth.from_settings(settings),
+        influxdb_auth_dir=settings.influxdb.auth_dir,
     )
     stop = threading.Event()
     # Until the process exits: a second Ctrl-C while the pipeline drains changes nothing.

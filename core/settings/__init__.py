@@ -3,14 +3,17 @@
 One model, nested by capability: ``CITYIOT_MQTT_URL`` is ``settings.mqtt.url``,
 ``CITYIOT_INFLUXDB_TOKEN`` is ``settings.influxdb.token``. Defaults point at the local servers on
 their standard ports, so ``cityiot services up`` followed by any other command needs no settings.
-Secrets are ``SecretStr``: they print as ``**********`` in logs, reprs and ``--help``.
-Tests pass keyword arguments instead of touching ``os.environ``.
+Secrets are ``SecretStr``: they print as ``**********`` in logs, reprs and ``--help``. A Kafka or
+InfluxDB secret may come from a file instead (``CITYIOT_KAFKA_PASSWORD_FILE``: the ``*_FILE``
+convention of :mod:`core.settings.secret_files`). Tests pass keyword arguments instead of
+touching ``os.environ``.
 """
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -19,19 +22,23 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from core.settings.alert import AlertSettings
 from core.settings.collector import CollectorSettings
 from core.settings.grafana import GrafanaSettings
+from core.settings.secret_files import read_secret_file
 from core.settings.stream import StreamSettings
 from core.settings.urls import http_url
 
 __all__ = [
     "InfluxDBSettings",
+    "KafkaSecurityProtocol",
     "KafkaSettings",
     "MqttSettings",
+    "SaslMechanism",
     "Settings",
 ]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # A section's error must not echo its input: that holds the section's password in clear.
+    model_config = ConfigDict(extra="forbid", validate_default=True, hide_input_in_errors=True)
 
 
 class MqttSettings(_Section):
@@ -80,8 +87,12 @@ class MqttSettings(_Section):
         return urlsplit(self.url).scheme == "mqtts"
 
 
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
+
+
 class KafkaSettings(_Section):
-    """How to reach Kafka (Apache Kafka in production, Tansu locally)."""
+    """How to reach Kafka, and as whom (every Kafka client of the platform reads this)."""
 
     bootstrap_servers: str = Field(
         "127.0.0.1:9092", description="Comma-separated host:port list of Kafka brokers."
@@ -115,6 +126,40 @@ class KafkaSettings(_Section):
         description="Which Kafka `cityiot services up` and `cityiot up` start locally: 'apache' "
         "(Apache Kafka from Maven Central, needs Java 17 and Maven) or 'tansu' (memory-only).",
     )
+    # Every Kafka client of the platform (collectors, streams workers, the notifier, the tools)
+    # takes these through librdkafka_security() or aiokafka_security(): one place, no drift.
+    security_protocol: KafkaSecurityProtocol = Field(
+        "PLAINTEXT",
+        description="How clients reach the brokers: PLAINTEXT (no authentication, the local "
+        "default), SASL_PLAINTEXT (SASL, unencrypted: a trusted network only) or SASL_SSL.",
+    )
+    sasl_mechanism: SaslMechanism = Field(
+        "SCRAM-SHA-512",
+        description="SASL mechanism with SASL_*: SCRAM-SHA-512 (the password never crosses the "
+        "wire), SCRAM-SHA-256, or PLAIN (only with SASL_SSL: it sends the password).",
+    )
+    username: str | None = Field(
+        None,
+        description="SASL user of this service (cityiot-collector, cityiot-streams, ...): the "
+        "brokers' ACLs for it decide what it may read and write.",
+    )
+    password: SecretStr | None = Field(None, description="SASL password. Secret: never logged.")
+    password_file: Path | None = Field(
+        None,
+        description="File holding the SASL password (a mounted Secret); read at start, it "
+        "replaces CITYIOT_KAFKA_PASSWORD.",
+    )
+    ssl_ca_file: Path | None = Field(
+        None,
+        description="CA certificate (PEM) of the brokers' TLS listener, with SASL_SSL "
+        "(default: the system's trust store).",
+    )
+    auth_dir: Path | None = Field(
+        None,
+        description="Folder of the local Kafka's users: when set, `cityiot services up` starts "
+        "Apache Kafka with a SASL/SCRAM listener, ACLs per service and no anonymous access; "
+        "their passwords (0600) are created there if missing.",
+    )
 
     @property
     def first_port(self) -> int:
@@ -126,6 +171,56 @@ class KafkaSettings(_Section):
         if self.min_insync_replicas > self.replication_factor:
             raise ValueError("min_insync_replicas must be <= replication_factor")
         return self
+
+    @model_validator(mode="after")
+    def _check_security(self) -> KafkaSettings:
+        if self.password_file is not None:
+            self.password = read_secret_file(self.password_file, "CITYIOT_KAFKA_PASSWORD_FILE")
+        if self.security_protocol == "PLAINTEXT":
+            return self
+        if not self.username or self.password is None:
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs CITYIOT_KAFKA_USERNAME and "
+                "CITYIOT_KAFKA_PASSWORD (or CITYIOT_KAFKA_PASSWORD_FILE)"
+            )
+        if self.sasl_mechanism == "PLAIN" and self.security_protocol != "SASL_SSL":
+            raise ValueError("sasl_mechanism PLAIN sends the password: use it with SASL_SSL only")
+        return self
+
+    def librdkafka_security(self) -> dict[str, str]:
+        """The security properties of a confluent-kafka (librdkafka) client's config; empty
+        for PLAINTEXT. Holds the password in clear: hand it to the client, never log it."""
+        if self.security_protocol == "PLAINTEXT":
+            return {}
+        config = {
+            "security.protocol": self.security_protocol,
+            "sasl.mechanisms": self.sasl_mechanism,
+            "sasl.username": self.username or "",
+            "sasl.password": self.password.get_secret_value() if self.password else "",
+        }
+        if self.ssl_ca_file is not None:
+            config["ssl.ca.location"] = str(self.ssl_ca_file)
+        return config
+
+    def aiokafka_security(self) -> dict[str, Any]:
+        """The same as keyword arguments of an aiokafka client (AIOKafkaConsumer, ...)."""
+        if self.security_protocol == "PLAINTEXT":
+            return {}
+        return {
+            "security_protocol": self.security_protocol,
+            "sasl_mechanism": self.sasl_mechanism,
+            "sasl_plain_username": self.username,
+            "sasl_plain_password": self.password.get_secret_value() if self.password else None,
+            "ssl_context": self.ssl_context(),
+        }
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """TLS context for SASL_SSL (the CA file, else the system's trust store); None
+        otherwise."""
+        if self.security_protocol != "SASL_SSL":
+            return None
+        cafile = str(self.ssl_ca_file) if self.ssl_ca_file is not None else None
+        return ssl.create_default_context(cafile=cafile)
 
     def topic_config(self) -> dict[str, str]:
         """Broker-side settings of the topics cityiot creates."""
@@ -146,14 +241,41 @@ class InfluxDBSettings(_Section):
 
     url: str = Field("http://127.0.0.1:8086", description="InfluxDB base URL.")
     database: str = Field("city", description="Database (1.x) or bucket mapped by DBRP (2.x/3.x).")
-    username: str | None = Field(None, description="1.x user (sent as Basic auth).")
-    password: SecretStr | None = Field(None, description="1.x password. Secret: never logged.")
+    username: str | None = Field(
+        None,
+        description="User (sent as Basic auth): 1.x, or a v1 authorization of 2.x. Give each "
+        "service its own: the streams workers a write-only one, Grafana a read-only one.",
+    )
+    password: SecretStr | None = Field(None, description="Its password. Secret: never logged.")
+    password_file: Path | None = Field(
+        None,
+        description="File holding the password (a mounted Secret); read at start, it replaces "
+        "CITYIOT_INFLUXDB_PASSWORD.",
+    )
     token: SecretStr | None = Field(None, description="2.x/3.x API token. Secret: never logged.")
+    token_file: Path | None = Field(
+        None,
+        description="File holding the token; read at start, it replaces CITYIOT_INFLUXDB_TOKEN.",
+    )
+    auth_dir: Path | None = Field(
+        None,
+        description="Folder of the local InfluxDB's users: when set, `cityiot services up` "
+        "starts InfluxDB with auth-enabled and creates cityiot-admin, cityiot-writer (WRITE) "
+        "and cityiot-reader (READ); their passwords (0600) are created there if missing.",
+    )
 
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
         return http_url(value)
+
+    @model_validator(mode="after")
+    def _read_secret_files(self) -> InfluxDBSettings:
+        if self.password_file is not None:
+            self.password = read_secret_file(self.password_file, "CITYIOT_INFLUXDB_PASSWORD_FILE")
+        if self.token_file is not None:
+            self.token = read_secret_file(self.token_file, "CITYIOT_INFLUXDB_TOKEN_FILE")
+        return self
 
     @property
     def port(self) -> int:
@@ -171,6 +293,8 @@ class Settings(BaseSettings):
         extra="forbid",
         validate_default=True,
         case_sensitive=False,
+        # An error names the variable, never its value: it may be a password or a token.
+        hide_input_in_errors=True,
     )
 
     mqtt: MqttSettings = Field(default_factory=MqttSettings)

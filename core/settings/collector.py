@@ -6,6 +6,7 @@ docs/configuration.md lists them all, generated from here (core/settings/referen
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -107,6 +108,13 @@ class CollectorSettings(BaseModel):
         description="What to do with a device missing from the registry: 'deadletter' "
         "(reason unknown_device) or 'accept' (forwarded without registry enrichment).",
     )
+    # None by default: every vendor speaks the platform's JSON unless the operators load an
+    # adapter for it (adapters/README.md); a bad file stops the start, naming file, rule, field.
+    adapters_dir: Path | None = Field(
+        None,
+        description="Folder of payload adapter files (*.yaml): vendors' own JSON mapped onto "
+        "the platform's messages on the topics each adapter names; none = no adapters.",
+    )
     # Kafka's cost follows requests, not records: at 1,000 msg/s a 5 ms linger made ~200 produce
     # requests a second, each a few hundred µs of broker CPU; 100 ms makes ten, and costs 0.1 s
     # of the 2 s end-to-end budget (max_in_flight covers the messages waiting meanwhile).
@@ -122,10 +130,26 @@ class CollectorSettings(BaseModel):
         True, description="Kafka idempotent producer (acks=all either way)."
     )
     metrics_port: int = Field(
-        0, ge=0, le=65_535, description="Prometheus /metrics port; 0 turns the endpoint off."
+        0,
+        ge=0,
+        le=65_535,
+        description="Port of the HTTP endpoints: Prometheus /metrics, /healthz (liveness) and "
+        "/readyz (readiness: MQTT and Kafka connected); 0 turns them off.",
     )
-    # Loopback by default: exposing metrics is a deployment decision (0.0.0.0 in a container).
-    metrics_host: str = Field("127.0.0.1", description="Address the metrics endpoint binds to.")
+    # Loopback by default: exposing metrics is a deployment decision (0.0.0.0 in a container,
+    # where the kubelet probes the pod's address).
+    metrics_host: str = Field(
+        "127.0.0.1", description="Address the metrics, /healthz and /readyz endpoint binds to."
+    )
+    # A turn takes at most ~10 s (an MQTT connect attempt's timeout) and a start attempt while
+    # Kafka is away at most 35 s (a 5 s topic listing, then up to 30 s of back-off): 60 s flags
+    # only a loop that is really stuck.
+    liveness_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="How long the collector's loop may go without a turn before /healthz answers "
+        "503 (a liveness probe then restarts the process); seconds.",
+    )
     summary_interval_s: float = Field(
         60.0, ge=0, description="Period of the one-line summary in the log; seconds, 0 = off."
     )

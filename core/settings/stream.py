@@ -71,10 +71,11 @@ class StreamSettings(BaseModel):
     heartbeat_interval_s: float = Field(
         3.0, gt=0, description="Kafka heartbeat interval (tests: 1 s)."
     )
-    # 0 by default: against the local Kafka-compatible broker, Faust's standby recovery crashed
+    # 0 by default: against Tansu (the light local broker), Faust's standby recovery crashed
     # seeking a negative offset ("Offset must be a positive integer") after a worker's SIGKILL.
     # Without standbys a restarted partition recovers from its changelog: slower, equally exact.
-    # With Apache Kafka, 1 gives faster failover (not testable on these machines).
+    # With Apache Kafka, 1 gives faster failover: a survivor of two workers takes over from its
+    # standby after SIGKILL, exact (tests/integration/streams/test_worker.py); deploy/k8s sets 1.
     standby_replicas: int = Field(
         0,
         ge=0,
@@ -156,5 +157,19 @@ class StreamSettings(BaseModel):
         "one series.",
     )
     metrics_port: int = Field(
-        0, ge=0, description="Port of the Prometheus /metrics endpoint (0: disabled)."
+        0,
+        ge=0,
+        le=65_535,
+        description="Port of the HTTP endpoints, on every address: Prometheus /metrics, /healthz "
+        "(liveness) and /readyz (readiness: in the consumer group and recovered, InfluxDB "
+        "answering); 0 turns them off.",
+    )
+    # The event loop turns many times a second (a batch is ~0.3 ms an event, 5,000 at most); a
+    # start attempt while Kafka is away blocks up to 35 s (a 5 s topic listing, then up to 30 s
+    # of back-off): 60 s flags only a loop that is really stuck.
+    liveness_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="How long the worker's event loop may go without a turn before /healthz "
+        "answers 503 (a liveness probe then restarts the process); seconds.",
     )

@@ -19,7 +19,16 @@ from typer.testing import CliRunner
 from cityiot.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[3]
-CAPABILITIES = ("cityiot", "collectors", "core", "dashboards", "schemas", "simulator", "streams")
+CAPABILITIES = (
+    "adapters",
+    "cityiot",
+    "collectors",
+    "core",
+    "dashboards",
+    "schemas",
+    "simulator",
+    "streams",
+)
 DOCS = sorted(
     [
         ROOT / "README.md",

@@ -15,6 +15,8 @@ from pydantic import BaseModel
 from core.settings import Settings
 from core.settings.env import env_name, to_env
 
+# A *_FILE secret must name a readable file (read when the settings are built).
+SECRET_FILE = str(Path(__file__).with_name("data") / "not-a-secret.txt")
 # Every field set to a value other than its default, so each one's spelling is exercised.
 EVERY_FIELD = {
     "mqtt": {
@@ -37,13 +39,23 @@ EVERY_FIELD = {
         "local": "tansu",
         "replication_factor": 3,
         "min_insync_replicas": 2,
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-256",
+        "username": "cityiot-streams",
+        "password": "kafka pass",
+        "password_file": SECRET_FILE,
+        "ssl_ca_file": "/etc/cityiot/kafka-ca.pem",
+        "auth_dir": "/etc/cityiot/kafka-auth",
     },
     "influxdb": {
         "url": "https://influx.example:8086",
         "database": "ningbo",
         "username": "writer",
         "password": "influx-pass",
+        "password_file": SECRET_FILE,
         "token": "influx-token==",
+        "token_file": SECRET_FILE,
+        "auth_dir": "/etc/cityiot/influxdb-auth",
     },
     "collector": {
         "group": "g",
@@ -61,10 +73,12 @@ EVERY_FIELD = {
         "vendor_rate_limit_burst": 500,
         "vendor_rate_limits": {"hellobike": 200.0},
         "unknown_devices": "accept",
+        "adapters_dir": "/etc/cityiot/adapters",
         "linger_ms": 0,
         "idempotent_producer": False,
         "metrics_port": 9464,
         "metrics_host": "0.0.0.0",
+        "liveness_timeout_s": 30.0,
         "summary_interval_s": 0.0,
         "shutdown_timeout_s": 1.5,
     },
@@ -96,6 +110,7 @@ EVERY_FIELD = {
         "stats_interval_s": 2.0,
         "instance_id": "host-1:streams-b",
         "metrics_port": 9465,
+        "liveness_timeout_s": 45.0,
     },
     "alert": {
         "rules_path": "/etc/cityiot/rules.yaml",

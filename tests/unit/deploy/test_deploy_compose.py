@@ -13,10 +13,14 @@ import jsonschema
 import pytest
 import yaml
 
+from cityiot.access.kafka_users import KAFKA_USERS
+
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE_DIR = ROOT / "deploy" / "compose"
 SCHEMA = Path(__file__).with_name("compose-spec.json")
 CITYIOT_SERVICES = ("collector-1", "collector-2", "streams-1", "streams-2", "simulator")
+# Runs the cityiot image once per start: the Kafka ACLs of every service user.
+ONE_SHOT = "kafka-acls"
 INFRA_IMAGES = {
     "mosquitto": "eclipse-mosquitto:2",
     "kafka": "apache/kafka:",
@@ -63,7 +67,7 @@ def test_compose_schema_rejects_misspelt_key(
 def test_compose_services_images_and_commands(compose: dict[str, Any]) -> None:
     """Infra services run their official images; cityiot services run one image, one command."""
     services = compose["services"]
-    assert set(services) == {*INFRA_IMAGES, *CITYIOT_SERVICES}
+    assert set(services) == {*INFRA_IMAGES, *CITYIOT_SERVICES, ONE_SHOT}
     for name, image in INFRA_IMAGES.items():
         assert services[name]["image"].startswith(image), name
     commands = {name: services[name]["command"] for name in CITYIOT_SERVICES}
@@ -78,6 +82,10 @@ def test_compose_services_images_and_commands(compose: dict[str, Any]) -> None:
         "${CITYIOT_IMAGE:-cityiot:dev}"
     }
     assert services["collector-1"]["build"]["context"] == "../.."
+    acls = services[ONE_SHOT]
+    assert acls["image"] == "${CITYIOT_IMAGE:-cityiot:dev}"
+    assert acls["entrypoint"] == ["python", "-m", "cityiot.access.kafka_acls_job"]
+    assert acls["restart"] == "no"
     assert services["simulator"]["profiles"] == ["demo"]
     assert all("profiles" not in services[name] for name in services if name != "simulator")
 
@@ -103,14 +111,70 @@ def test_compose_streams_share_app_id_with_own_state(compose: dict[str, Any]) ->
     assert mounts == ["streams-1-data:/var/lib/cityiot", "streams-2-data:/var/lib/cityiot"]
 
 
-def test_compose_kafka_runs_kraft(compose: dict[str, Any]) -> None:
-    """Kafka is one KRaft node (broker + controller, its own quorum), no ZooKeeper."""
-    env = compose["services"]["kafka"]["environment"]
-    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
-    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{env['KAFKA_NODE_ID']}@kafka:9093"
-    assert "CONTROLLER" in env["KAFKA_CONTROLLER_LISTENER_NAMES"]
-    assert "CLUSTER_ID" in env
-    assert not any("ZOOKEEPER" in key for key in env)
+def test_compose_kafka_runs_kraft_with_sasl_scram_and_acls(compose: dict[str, Any]) -> None:
+    """Kafka is one KRaft node (broker + controller, its own quorum), no ZooKeeper, started by
+    kafka/start.sh: clients on SASL/SCRAM only, ACLs required, one SCRAM user per service from
+    its secret (tests/integration/deploy runs the script on a real Kafka)."""
+    kafka = compose["services"]["kafka"]
+    assert kafka["command"] == ["/bin/bash", "/cityiot/kafka/start.sh"]
+    assert "./kafka/start.sh:/cityiot/kafka/start.sh:ro" in kafka["volumes"]
+    assert "CLUSTER_ID" in kafka["environment"]
+    assert not any("ZOOKEEPER" in key for key in kafka["environment"])
+    script = (COMPOSE_DIR / "kafka" / "start.sh").read_text()
+    for line in (
+        "process.roles=broker,controller",
+        "controller.quorum.voters=1@${advertised}:${controller_port}",
+        "listener.security.protocol.map=CLIENT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+        "listener.name.client.sasl.enabled.mechanisms=SCRAM-SHA-512",
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found=false",
+        "super.users=User:cityiot-admin",
+    ):
+        assert f"\n{line}\n" in script, line
+    assert "PLAINTEXT:PLAINTEXT" not in script
+    users = {f"cityiot-{u}" for u in re.findall(r"^users=\((.*)\)$", script, re.M)[0].split()}
+    assert users == set(KAFKA_USERS)
+    assert set(kafka["secrets"]) == {f"kafka_{u.removeprefix('cityiot-')}_password" for u in users}
+    assert "--command-config" in " ".join(kafka["healthcheck"]["test"])
+
+
+def test_compose_services_log_in_as_their_own_users(compose: dict[str, Any]) -> None:
+    """Collectors are Kafka's cityiot-collector, workers cityiot-streams and InfluxDB's
+    write-only cityiot-writer, Grafana the read-only cityiot-reader; each password is a Compose
+    secret mounted in that service only, read through *_PASSWORD_FILE."""
+    services = compose["services"]
+    expected = {
+        "collector-1": {"CITYIOT_KAFKA_USERNAME": "cityiot-collector"},
+        "streams-1": {
+            "CITYIOT_KAFKA_USERNAME": "cityiot-streams",
+            "CITYIOT_INFLUXDB_USERNAME": "cityiot-writer",
+        },
+        ONE_SHOT: {"CITYIOT_KAFKA_USERNAME": "cityiot-admin"},
+    }
+    for name, users in expected.items():
+        env = services[name]["environment"]
+        assert env["CITYIOT_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT", name
+        for variable, user in users.items():
+            assert env[variable] == user, (name, variable)
+            password_file = env[variable.replace("USERNAME", "PASSWORD_FILE")]
+            secret = password_file.removeprefix("/run/secrets/")
+            assert secret in services[name]["secrets"], (name, secret)
+        assert "CITYIOT_INFLUXDB_TOKEN" not in env
+    assert services["streams-1"]["secrets"] == services["streams-2"]["secrets"]
+    assert (
+        services[ONE_SHOT]["environment"]["CITYIOT_STREAM_APP_ID"]
+        == (services["streams-1"]["environment"]["CITYIOT_STREAM_APP_ID"])
+    )
+    datasource = yaml.safe_load(
+        (ROOT / "deploy/grafana/provisioning/datasources/cityiot.yaml").read_text()
+    )["datasources"][0]
+    assert datasource["user"] == "cityiot-reader"
+    assert datasource["secureJsonData"] == {
+        "password": "$__file{/run/secrets/influxdb_reader_password}"
+    }
+    assert services["grafana"]["secrets"] == ["grafana_admin_password", "influxdb_reader_password"]
+    files = {name: spec["file"] for name, spec in compose["secrets"].items()}
+    assert files["influxdb_writer_password"] != files["influxdb_reader_password"]
 
 
 def test_compose_influxdb_initialises_bucket_city_from_secrets(compose: dict[str, Any]) -> None:
@@ -121,8 +185,26 @@ def test_compose_influxdb_initialises_bucket_city_from_secrets(compose: dict[str
     assert env["DOCKER_INFLUXDB_INIT_BUCKET"] == "${INFLUXDB_BUCKET:-city}"
     assert env["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN_FILE"] == "/run/secrets/influxdb_token"
     assert env["DOCKER_INFLUXDB_INIT_PASSWORD_FILE"] == "/run/secrets/influxdb_admin_password"
-    assert set(influx["secrets"]) == {"influxdb_admin_password", "influxdb_token"}
+    assert set(influx["secrets"]) == {
+        "influxdb_admin_password",
+        "influxdb_token",
+        "influxdb_writer_password",
+        "influxdb_reader_password",
+    }
     assert all("file" in spec for spec in compose["secrets"].values())
+
+
+def test_compose_influxdb_setup_makes_a_writer_and_a_reader(compose: dict[str, Any]) -> None:
+    """At setup the image runs cityiot-users.sh: a v1 user that may only write the bucket and
+    one that may only read it, passwords from their secrets (never on this file's lines)."""
+    mounts = compose["services"]["influxdb"]["volumes"]
+    target = "/docker-entrypoint-initdb.d/cityiot-users.sh"
+    assert f"./influxdb/cityiot-users.sh:{target}:ro" in mounts
+    script = (COMPOSE_DIR / "influxdb" / "cityiot-users.sh").read_text()
+    assert "create cityiot-writer --write-bucket influxdb_writer_password" in script
+    assert "create cityiot-reader --read-bucket influxdb_reader_password" in script
+    assert "influx v1 auth create" in script
+    assert "set -euo pipefail" in script
 
 
 def test_compose_no_literal_secrets(compose: dict[str, Any]) -> None:
@@ -132,8 +214,13 @@ def test_compose_no_literal_secrets(compose: dict[str, Any]) -> None:
         for key, value in env.items():
             if SECRET_NAMES.search(key):
                 pytest.fail(f"{name}: {key}={value!r} inline; use env_file or a *_FILE secret")
-    for name in CITYIOT_SERVICES:
-        assert compose["services"][name]["env_file"][0].startswith("./secrets/"), name
+    for name in (*CITYIOT_SERVICES, ONE_SHOT):
+        service = compose["services"][name]
+        files = [v for k, v in service["environment"].items() if k.endswith("_PASSWORD_FILE")]
+        assert all(f.startswith("/run/secrets/") for f in files), name
+        assert "env_file" in service or files, f"{name}: no secret from a file"
+        for env_file in service.get("env_file", []):
+            assert env_file.startswith("./secrets/"), name
     assert "cityiot-collector.password" not in (COMPOSE_DIR / "compose.yaml").read_text().replace(
         "$$(cat /mosquitto/auth/secrets/cityiot-probe.password)", ""
     )
@@ -145,10 +232,16 @@ def test_compose_healthchecks_present(compose: dict[str, Any]) -> None:
     for name in INFRA_IMAGES:
         assert services[name]["healthcheck"]["test"], name
     assert "HEALTHCHECK " in (ROOT / "Dockerfile").read_text()
-    assert services["streams-1"]["environment"]["HEALTHCHECK_PORT"]
+    # The image's check asks /healthz on the port these set (tests/integration/deploy runs it).
+    assert services["streams-1"]["environment"]["CITYIOT_STREAM_METRICS_PORT"]
     assert services["collector-1"]["environment"]["CITYIOT_COLLECTOR_METRICS_PORT"]
     deps = services["collector-1"]["depends_on"]
-    assert {d["condition"] for d in deps.values()} == {"service_healthy"}
+    # Healthy servers, and the Kafka ACLs in place (a one-shot service completes).
+    assert {name: d["condition"] for name, d in deps.items() if name != ONE_SHOT} == {
+        "mosquitto": "service_healthy",
+        "kafka": "service_healthy",
+    }
+    assert deps[ONE_SHOT]["condition"] == "service_completed_successfully"
 
 
 def test_compose_mosquitto_mounts_no_ca_key(compose: dict[str, Any]) -> None:
@@ -207,15 +300,22 @@ def test_compose_prepare_writes_secrets_0600(tmp_path: Path) -> None:
     assert (secrets / "collector.env").read_text() == "CITYIOT_MQTT_PASSWORD=collector-pw\n"
     token = (secrets / "influxdb-admin-token").read_text().strip()
     assert len(token) >= 32
-    assert (secrets / "streams.env").read_text() == f"CITYIOT_INFLUXDB_TOKEN={token}\n"
+    assert not (secrets / "streams.env").exists()  # the workers read *_PASSWORD_FILE secrets
+    users = [f"kafka-{u.removeprefix('cityiot-')}-password" for u in KAFKA_USERS]
+    users += ["influxdb-writer-password", "influxdb-reader-password"]
+    passwords = {name: (secrets / name).read_text().strip() for name in users}
+    assert all(len(p) >= 32 for p in passwords.values())
+    assert len(set(passwords.values())) == len(users)
     assert (secrets / "simulator.env").read_text() == ""
     assert oct((secrets).stat().st_mode & 0o777) == "0o700"
     assert {oct(p.stat().st_mode & 0o777) for p in secrets.iterdir()} == {"0o600"}
     assert (work / "data" / "mosquitto").is_dir()
     assert f"HOST_UID={os.getuid()}" in (work / ".env").read_text()
     assert token not in run.stdout + run.stderr
+    assert all(p not in run.stdout + run.stderr for p in passwords.values())
     subprocess.run([str(work / "prepare.sh")], capture_output=True, check=True)
     assert (secrets / "influxdb-admin-token").read_text().strip() == token
+    assert {name: (secrets / name).read_text().strip() for name in users} == passwords
 
 
 def test_compose_prepare_names_missing_acl(tmp_path: Path) -> None:

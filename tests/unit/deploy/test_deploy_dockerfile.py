@@ -1,17 +1,23 @@
-"""Dockerfile: multi-stage python:3.11-slim, non-root, `cityiot` entry point, a working check."""
+"""Dockerfile: multi-stage python:3.11-slim, non-root, `cityiot` entry point, a working check.
+
+The health check runs as written (``python -m core.probes``) against a real probe server.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
+
+from core.probes import Heartbeat, ProbeServer
 
 ROOT = Path(__file__).resolve().parents[3]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -33,14 +39,29 @@ def _healthcheck_command() -> list[str]:
     return command
 
 
-def _run_healthcheck(env: dict[str, str]) -> int:
+def _run_healthcheck(env: dict[str, str], cwd: Path) -> int:
+    """The HEALTHCHECK's command with only ``env``'s CITYIOT_* variables, outside the checkout
+    (the image runs it from /var/lib/cityiot)."""
     command = _healthcheck_command()
     assert command[0] == "python"
-    clean = {k: v for k, v in os.environ.items() if k not in ("HEALTHCHECK_PORT",)}
-    clean.pop("CITYIOT_COLLECTOR_METRICS_PORT", None)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CITYIOT_")}
     return subprocess.run(
-        [sys.executable, *command[1:]], env={**clean, **env}, check=False
+        [sys.executable, *command[1:]], env={**clean, **env}, cwd=cwd, check=False
     ).returncode
+
+
+@pytest.fixture
+def probe_server() -> Iterator[ProbeServer]:
+    server = ProbeServer(
+        host="127.0.0.1",
+        port=0,
+        registry=CollectorRegistry(),
+        heartbeat=Heartbeat(60.0),
+        ready=lambda: [],  # always ready: the check reads /healthz only
+        port_variable="CITYIOT_COLLECTOR_METRICS_PORT",
+    )
+    yield server
+    server.close()
 
 
 def test_dockerfile_multi_stage_slim_non_root() -> None:
@@ -73,18 +94,32 @@ def test_dockerfile_copies_every_package() -> None:
         assert f"!{package}" in allowed, package
 
 
-def test_dockerfile_healthcheck_connects_to_port() -> None:
-    """The health check passes while something listens on the port and fails once it is closed."""
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        port = server.getsockname()[1]
-        assert _run_healthcheck({"HEALTHCHECK_PORT": str(port)}) == 0
-        assert _run_healthcheck({"CITYIOT_COLLECTOR_METRICS_PORT": str(port)}) == 0
-    assert _run_healthcheck({"HEALTHCHECK_PORT": str(port)}) != 0
+@pytest.mark.parametrize(
+    "variable", ["CITYIOT_COLLECTOR_METRICS_PORT", "CITYIOT_STREAM_METRICS_PORT"]
+)
+def test_dockerfile_healthcheck_asks_healthz_on_the_process_port(
+    probe_server: ProbeServer, variable: str, tmp_path: Path
+) -> None:
+    """The check passes while the process's /healthz answers 200 and fails once it is gone."""
+    env = {variable: str(probe_server.port)}
+    assert _run_healthcheck(env, tmp_path) == 0
+    probe_server.close()
+    assert _run_healthcheck(env, tmp_path) == 1
 
 
-@pytest.mark.parametrize("env", [{}, {"CITYIOT_COLLECTOR_METRICS_PORT": "0"}])
-def test_dockerfile_healthcheck_without_port_is_healthy(env: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"CITYIOT_COLLECTOR_METRICS_PORT": "0"}],
+    ids=["no-port", "metrics-off"],
+)
+def test_dockerfile_healthcheck_without_port_is_healthy(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     """With no port to probe (simulate, dashboards, metrics off) the check passes."""
-    assert _run_healthcheck(env) == 0
+    assert _run_healthcheck(env, tmp_path) == 0
+
+
+def test_dockerfile_exposes_the_probe_ports() -> None:
+    """EXPOSE lists the ports deploy/ gives the collector and the worker (9464, 9465)."""
+    (exposed,) = _instructions("EXPOSE")
+    assert exposed.split() == ["9464", "9465"]
