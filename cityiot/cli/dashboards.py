@@ -7,11 +7,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
+import aiohttp
 import typer
 
-from core.errors import SettingError
+from core.errors import CityiotError, SettingError
 from core.influx import InfluxTarget
 from core.settings import Settings
+from core.settings.describe import masked
 from core.settings.grafana import GrafanaSettings
 from dashboards.build import write_dashboards
 from dashboards.push import PushError
@@ -66,6 +68,12 @@ def push(
             "CITYIOT_GRAFANA_TOKEN",
             f"Grafana refused it ({exc.call} answered {exc.status}: {exc.body[:300]!r}); "
             "expected a service-account token with the Editor role",
+        ) from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        # One line naming where it tried (password masked) and the setting that says so.
+        raise CityiotError(
+            f"Grafana at {masked(grafana.url)} did not answer ({type(exc).__name__}); check "
+            "CITYIOT_GRAFANA_URL (or --url) and that Grafana runs"
         ) from None
     for link in result.urls:
         typer.echo(link)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 from core.settings.urls import http_url
 
@@ -31,3 +33,11 @@ class GrafanaSettings(BaseModel):
     @classmethod
     def _check_url(cls, value: str) -> str:
         return http_url(value)
+
+    @field_validator("token")
+    @classmethod
+    def _one_credential(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # The HTTP client refuses both at once (a Basic and a Bearer Authorization header).
+        if value is not None and urlsplit(str(info.data.get("url", ""))).password is not None:
+            raise ValueError("set either a token or a password in CITYIOT_GRAFANA_URL, not both")
+        return value

@@ -64,6 +64,12 @@ CASES = [
         id="grafana-org",
     ),
     pytest.param(
+        ["dashboards", "push"],
+        {"CITYIOT_GRAFANA_URL": f"http://admin:{SECRET}@grafana", "CITYIOT_GRAFANA_TOKEN": "t"},
+        "CITYIOT_GRAFANA_TOKEN",
+        id="grafana-two-credentials",
+    ),
+    pytest.param(
         ["dashboards", "snapshot", "out"],
         {"CITYIOT_INFLUXDB_URL": f"ftp://user:{SECRET}@influxdb"},
         "CITYIOT_INFLUXDB_URL",
@@ -157,3 +163,27 @@ def test_cli_bad_option_value_is_one_usage_error(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert "--last" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_server_not_answering_is_one_line_exit_1(tmp_path: Path) -> None:
+    """A Grafana that does not answer: one line naming the URL (password masked) and its
+    variable, exit 1, no traceback."""
+    with socket.socket() as closed:  # a port nothing listens on once this block ends
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CITYIOT_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "cityiot", "dashboards", "push"],
+        env={**clean, "CITYIOT_RUN_DIR": str(tmp_path),
+             "CITYIOT_GRAFANA_URL": f"http://admin:{SECRET}@127.0.0.1:{port}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: Grafana at http://admin:**********@127.0.0.1:{port} ")
+    assert "CITYIOT_GRAFANA_URL" in lines[0]
+    assert SECRET not in result.stderr
