@@ -82,6 +82,7 @@ def create_app(settings: Settings) -> StreamsApp:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         table_standby_replicas=s.standby_replicas,
+        processing_guarantee=s.processing_guarantee,
         stream_wait_empty=True,
         # Tansu's high watermark can trail the real end (FACTS.md), which makes a standby's
         # applied offset look "ahead" and fails this check; streams/tail.py covers the gap.

@@ -74,13 +74,26 @@ class StreamSettings(BaseModel):
     # 0 by default: against Tansu (the light local broker), Faust's standby recovery crashed
     # seeking a negative offset ("Offset must be a positive integer") after a worker's SIGKILL.
     # Without standbys a restarted partition recovers from its changelog: slower, equally exact.
-    # With Apache Kafka, 1 gives faster failover: a survivor of two workers takes over from its
-    # standby after SIGKILL, exact (tests/integration/streams/test_worker.py); deploy/k8s sets 1.
+    # On Apache Kafka a survivor of two workers took over from its standby after a SIGKILL,
+    # exact, in five runs of a quiet machine; on a loaded one its new partitions once never
+    # resumed (no record read for two minutes, totals short). Not yet the default anywhere.
     standby_replicas: int = Field(
         0,
         ge=0,
         description="Faust standby replicas of the state table on other workers. 0 with Tansu "
         "(Faust's standby recovery crashed against it); 1 with Apache Kafka for faster failover.",
+    )
+    # at_least_once: exactness comes from the order of effects of a batch (streams/README.md,
+    # "How exactness is achieved"). exactly_once, measured against it on Apache Kafka
+    # (bench/streams_guarantee.py), was no faster, recovered ~10 s slower after a SIGKILL and
+    # sent alerts again (same README, "Why not Faust's exactly_once"): it stays an option to try.
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        "at_least_once",
+        description="Faust's processing guarantee. exactly_once commits each partition's "
+        "changelog records and offsets in a Kafka transaction (Apache Kafka only; Tansu has "
+        "none) and reads read_committed; InfluxDB writes and alerts stay outside it. "
+        "at_least_once is exact by itself (idempotent points, dedup state written before the "
+        "ack).",
     )
     data_dir: str | None = Field(
         None,

@@ -96,6 +96,7 @@ EVERY_FIELD = {
         "session_timeout_s": 6.0,
         "heartbeat_interval_s": 1.0,
         "standby_replicas": 1,
+        "processing_guarantee": "exactly_once",
         "data_dir": "/var/lib/cityiot/streams",
         "dedup_missing_max": 3,
         "dedup_reset_distance": 9,
