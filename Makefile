@@ -27,8 +27,11 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
+# The whole suite on Apache Kafka (production's broker), then the collector and streams
+# integration tests again on Tansu (the light local option: `--kafka tansu`).
 pytest: system-deps venv
 	$(BIN)/pytest
+	$(BIN)/pytest --kafka tansu tests/integration/collectors tests/integration/streams
 
 system-deps:
 	@missing=""; \

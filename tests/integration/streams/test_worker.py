@@ -121,32 +121,6 @@ def test_worker_sigkill_restart_with_two_workers_exact(
     eventually(exact, what="InfluxDB totals equal the truth after SIGKILL and restart")
 
 
-def test_worker_standby_takes_over_after_sigkill_exact(
-    stream_settings: Settings, workers: Callable[..., WorkerProcess]
-) -> None:
-    """Two workers with a standby replica of each other's state; one is SIGKILLed and not
-    restarted: the survivor takes every partition over, and the totals are exact."""
-    settings = stream_settings.model_copy(
-        update={"stream": stream_settings.stream.model_copy(update={"standby_replicas": 1})}
-    )
-    fleet = Fleet(devices=200)
-    first, second = fleet.records(4000), fleet.records(4000)
-    k, db = settings.kafka, settings.influxdb
-    produce(k.bootstrap_servers, k.events_topic, first)
-    victim, survivor = workers(settings), workers(settings)
-    eventually(lambda: _assert_positive(_committed(settings)), what="work under way")
-    victim.kill()
-    # After the kill: the survivor's device state must be what the victim's partitions held
-    # (every device sends in both halves, and repeats of the first half must be dropped).
-    produce(k.bootstrap_servers, k.events_topic, second + first[:500])
-
-    def exact() -> None:
-        survivor.assert_alive()
-        assert_exact(db.url, db.database, fleet.truth)
-
-    eventually(exact, what="InfluxDB totals equal the truth with the survivor alone")
-
-
 def _assert_equal(got: int, want: int) -> None:
     assert got == want, f"{got} != {want}"
 
