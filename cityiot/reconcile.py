@@ -1,10 +1,12 @@
 """Reconciliation: what the simulator published against what InfluxDB and the dead letter hold.
 
 The simulator's truth file says what the broker acknowledged: valid messages per channel, exact
-sales (fen) and drop-off (grams) totals per district, category, payment and outcome, and rejected
-messages per reason. This module reads the same figures back from InfluxDB (raw points and the
-``*_1m`` roll-ups) and from the dead-letter topic, and compares them line by line. ``lost`` is
-every valid message the truth has and storage lacks; a run of the platform must end with 0.
+sales (fen) and drop-off (grams) totals per district, category, payment and outcome, store gate
+passes and checkouts (fen, items), transit taps (fen) per line, the city's consumption per
+facility and payment method, and rejected messages per reason. This module reads the same
+figures back from InfluxDB (raw points and the ``*_1m`` roll-ups) and from the dead-letter topic,
+and compares them line by line. ``lost`` is every valid message the truth has and storage lacks;
+a run of the platform must end with 0.
 Reboots are checked per device: the truth's counter restarts against ``resets`` in the newest
 ``device_health`` point (written every ``CITYIOT_STREAM_HEALTH_INTERVAL_S``, so this figure
 trails the others by up to one interval).
@@ -75,6 +77,13 @@ class Stored(BaseModel):
     positions: dict[Key, int]  # (district, asset_type) → n
     duplicates_dropped: int | None = None
     resets: dict[str, int] = {}  # device → counter restarts (device_health), devices with any
+    gates: dict[Key, int] = {}  # (district, direction, method) → n, raw
+    gates_1m: dict[Key, int] = {}  # (district, direction, method) → n
+    checkouts: dict[Key, tuple[int, int, int]] = {}  # (district, payment, outcome) → n, items, fen
+    checkouts_1m: dict[Key, tuple[int, int, int]] = {}
+    taps: dict[Key, tuple[int, int]] = {}  # (district, line, tap, payment) → n, fen, raw
+    taps_1m: dict[Key, tuple[int, int]] = {}  # (district, line, tap) → n, fen
+    consumption_1m: dict[Key, tuple[int, int]] = {}  # (district, facility, payment) → n, fen
 
 
 class Check(BaseModel):
@@ -174,6 +183,10 @@ def compare(truth: Truth, stored: Stored, deadletters: Counter[str]) -> Reconcil
         actual = stored.positions.get(pos_key, 0)
         checks.append(Check(name=f"positions {'/'.join(pos_key)}", expected=count, actual=actual))
 
+    checks.extend(_store_checks(truth, stored))
+    checks.extend(_transit_checks(truth, stored))
+    checks.extend(_consumption_checks(truth, stored))
+
     # Devices that rebooted, or that storage says did: a device neither names has 0 on both sides.
     expected_resets = {d: r.resets for d, r in truth.seq.items() if r.resets}
     for device in sorted(expected_resets.keys() | stored.resets.keys()):
@@ -195,6 +208,89 @@ def compare(truth: Truth, stored: Stored, deadletters: Counter[str]) -> Reconcil
         lost=lost,
         checks=checks,
     )
+
+
+def _store_checks(truth: Truth, stored: Stored) -> list[Check]:
+    """Gate passes (raw and per minute) and checkouts (count, items, fen; raw and per minute)."""
+    checks: list[Check] = []
+    for gate in truth.gates:
+        key: Key = (_district(gate.district), gate.direction, gate.method)
+        label = "/".join(key)
+        checks.append(
+            Check(name=f"gates {label}", expected=gate.count, actual=stored.gates.get(key, 0))
+        )
+        checks.append(
+            Check(name=f"gates_1m {label}", expected=gate.count, actual=stored.gates_1m.get(key, 0))
+        )
+    for basket in truth.checkouts:
+        key = (_district(basket.district), basket.payment, basket.outcome)
+        label = "/".join(key)
+        for source, table in (
+            ("checkouts", stored.checkouts),
+            ("checkouts_1m", stored.checkouts_1m),
+        ):
+            n, items, fen = table.get(key, (0, 0, 0))
+            checks.append(Check(name=f"{source} {label} count", expected=basket.count, actual=n))
+            checks.append(
+                Check(name=f"{source} {label} items", expected=basket.items, actual=items)
+            )
+            checks.append(
+                Check(name=f"{source} {label} fen", expected=basket.amount_fen, actual=fen)
+            )
+    return checks
+
+
+def _transit_checks(truth: Truth, stored: Stored) -> list[Check]:
+    """Taps and fares per line, tap and payment (raw), and per line and tap (per minute)."""
+    checks: list[Check] = []
+    per_minute: dict[Key, list[int]] = {}
+    for tap in truth.taps:
+        key: Key = (_district(tap.district), tap.line, tap.tap, tap.payment)
+        raw: tuple[int, int] = stored.taps.get(key, (0, 0))
+        label = "/".join(key)
+        checks.append(Check(name=f"taps {label} count", expected=tap.count, actual=raw[0]))
+        checks.append(Check(name=f"taps {label} fen", expected=tap.fare_fen, actual=raw[1]))
+        row = per_minute.setdefault(key[:3], [0, 0])
+        row[0] += tap.count
+        row[1] += tap.fare_fen
+    for short, (count, fen) in sorted(per_minute.items()):
+        n, fen_stored = stored.taps_1m.get(short, (0, 0))
+        label = "/".join(short)
+        checks.append(Check(name=f"taps_1m {label} count", expected=count, actual=n))
+        checks.append(Check(name=f"taps_1m {label} fen", expected=fen, actual=fen_stored))
+    return checks
+
+
+def _consumption_checks(truth: Truth, stored: Stored) -> list[Check]:
+    """What the city's consumption roll-up holds: successful vending sales and store checkouts,
+    and the taps that charged a fare, per district, facility and payment method."""
+    expected: dict[Key, list[int]] = {}
+
+    def add(key: Key, count: int, fen: int) -> None:
+        row = expected.setdefault(key, [0, 0])
+        row[0] += count
+        row[1] += fen
+
+    for sale in truth.sales:
+        if sale.outcome == "success":
+            add((_district(sale.district), "vending", sale.payment), sale.count, sale.amount_fen)
+    for basket in truth.checkouts:
+        if basket.outcome == "success":
+            add(
+                (_district(basket.district), "store", basket.payment),
+                basket.count,
+                basket.amount_fen,
+            )
+    for tap in truth.taps:
+        if tap.paid:
+            add((_district(tap.district), "transit", tap.payment), tap.paid, tap.fare_fen)
+    checks: list[Check] = []
+    for key, (count, fen) in sorted(expected.items()):
+        n, fen_stored = stored.consumption_1m.get(key, (0, 0))
+        label = "/".join(key)
+        checks.append(Check(name=f"consumption_1m {label} count", expected=count, actual=n))
+        checks.append(Check(name=f"consumption_1m {label} fen", expected=fen, actual=fen_stored))
+    return checks
 
 
 def _rows(target: InfluxTarget, query: str) -> Iterable[tuple[dict[str, str], dict[str, Any]]]:
@@ -249,6 +345,15 @@ def read_stored(target: InfluxTarget) -> Stored:
     query = 'SELECT count(lat) AS n FROM "mobility_position" GROUP BY "district", "asset_type"'
     for tags, row in _rows(target, query):
         positions[(tags["district"], tags["asset_type"])] = int(row["n"] or 0)
+    stores = _read_stores(target)
+    transit = _read_transit(target)
+    consumption: dict[Key, tuple[int, int]] = {}
+    query = 'SELECT sum("count") AS n, sum(amount_fen) AS fen FROM "consumption_1m"'
+    for tags, row in _rows(target, query + ' GROUP BY "district", "facility", "payment"'):
+        consumption[(tags["district"], tags["facility"], tags["payment"])] = (
+            int(row["n"] or 0),
+            int(row["fen"] or 0),
+        )
     duplicates = None
     for _, row in _rows(target, 'SELECT sum(duplicates) AS d FROM "platform_stats"'):
         duplicates = int(row["d"] or 0)
@@ -267,7 +372,60 @@ def read_stored(target: InfluxTarget) -> Stored:
         positions=positions,
         duplicates_dropped=duplicates,
         resets=resets,
+        consumption_1m=consumption,
+        **stores,
+        **transit,
     )
+
+
+def _read_stores(target: InfluxTarget) -> dict[str, Any]:
+    gates: dict[Key, int] = {}
+    query = 'SELECT direction, "method" FROM "store_gate" GROUP BY "district"'
+    for tags, row in _rows(target, query):
+        key: Key = (tags["district"], row["direction"], row["method"])
+        gates[key] = gates.get(key, 0) + 1
+    gates_1m: dict[Key, int] = {}
+    query = 'SELECT sum("count") AS n FROM "store_gate_1m"'
+    for tags, row in _rows(target, query + ' GROUP BY "district", "direction", "method"'):
+        gates_1m[(tags["district"], tags["direction"], tags["method"])] = int(row["n"] or 0)
+    checkouts: dict[Key, tuple[int, int, int]] = {}
+    query = 'SELECT amount_fen, items, payment, outcome FROM "store_checkout" GROUP BY "district"'
+    for tags, row in _rows(target, query):
+        key = (tags["district"], row["payment"], row["outcome"])
+        n, items, fen = checkouts.get(key, (0, 0, 0))
+        checkouts[key] = (n + 1, items + int(row["items"]), fen + int(row["amount_fen"]))
+    checkouts_1m: dict[Key, tuple[int, int, int]] = {}
+    query = 'SELECT sum("count") AS n, sum(items) AS items, sum(amount_fen) AS fen FROM '
+    query += '"store_checkout_1m" GROUP BY "district", "payment", "outcome"'
+    for tags, row in _rows(target, query):
+        checkouts_1m[(tags["district"], tags["payment"], tags["outcome"])] = (
+            int(row["n"] or 0),
+            int(row["items"] or 0),
+            int(row["fen"] or 0),
+        )
+    return {
+        "gates": gates,
+        "gates_1m": gates_1m,
+        "checkouts": checkouts,
+        "checkouts_1m": checkouts_1m,
+    }
+
+
+def _read_transit(target: InfluxTarget) -> dict[str, Any]:
+    taps: dict[Key, tuple[int, int]] = {}
+    query = 'SELECT fare_fen, line, tap, payment FROM "transit_tap" GROUP BY "district"'
+    for tags, row in _rows(target, query):
+        key: Key = (tags["district"], row["line"], row["tap"], row["payment"])
+        n, fen = taps.get(key, (0, 0))
+        taps[key] = (n + 1, fen + int(row["fare_fen"]))
+    taps_1m: dict[Key, tuple[int, int]] = {}
+    query = 'SELECT sum("count") AS n, sum(fare_fen) AS fen FROM "transit_tap_1m"'
+    for tags, row in _rows(target, query + ' GROUP BY "district", "line", "tap"'):
+        taps_1m[(tags["district"], tags["line"], tags["tap"])] = (
+            int(row["n"] or 0),
+            int(row["fen"] or 0),
+        )
+    return {"taps": taps, "taps_1m": taps_1m}
 
 
 def count_deadletters(

@@ -21,6 +21,8 @@ from dashboards.boards import (
     overview,
     platform,
     recycling,
+    store,
+    transit,
     vending,
     vendors,
 )
@@ -44,6 +46,8 @@ BOARDS: tuple[Board, ...] = (
     vending.BOARD,
     recycling.BOARD,
     mobility.BOARD,
+    store.BOARD,
+    transit.BOARD,
     health.BOARD,
     platform.BOARD,
     vendors.BOARD,

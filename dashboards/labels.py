@@ -11,9 +11,13 @@ from schemas.ningbo import NINGBO_DISTRICT_LIST
 __all__ = [
     "CATEGORY_COLORS",
     "CATEGORY_NAMES",
+    "DIRECTION_NAMES",
     "DISTRICT_NAMES",
     "FACILITY_NAMES",
+    "GATE_METHOD_NAMES",
     "PAYMENT_NAMES",
+    "TAP_NAMES",
+    "TRANSIT_MODE_NAMES",
     "title",
 ]
 
@@ -30,7 +34,15 @@ FACILITY_NAMES = {
     "vending": "售货机 Vending",
     "recycling": "回收站 Recycling",
     "mobility": "移动资产 Mobility",
+    "store": "无人店 Stores",
+    "transit": "公共交通 Transit",
 }
+# Store gates (FIWARE CrowdFlowObserved's direction) and how visitors open them.
+DIRECTION_NAMES = {"inbound": "进店 In", "outbound": "离店 Out"}
+GATE_METHOD_NAMES = {"face": "刷脸 Face", "qr": "扫码 QR", "card": "刷卡 Card"}
+# Transit validators: the mode they serve and the kind of tap.
+TRANSIT_MODE_NAMES = {"bus": "公交 Bus", "metro": "地铁 Metro", "bike": "公共自行车 Bike"}
+TAP_NAMES = {"in": "进站上车 In", "out": "出站下车 Out", "single": "单次刷卡 Single"}
 CATEGORY_NAMES = {
     "recyclable": "可回收物 Recyclable",
     "kitchen": "厨余垃圾 Kitchen",

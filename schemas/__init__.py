@@ -2,10 +2,10 @@
 
 Pure pydantic; the only I/O is reading the registry and boundary files when asked. Start with
 :func:`decode` (raw MQTT message → :class:`Envelope` or :class:`Rejected`), then the models per
-facility (``schemas.vending``, ``recycling``, ``mobility``, ``status``) and the table that maps
-(facility, channel) to them (``schemas.catalog``). The platform's own messages:
-:class:`DeadLetter` (``city.deadletter.v1``), ``schemas.alert.Alert`` (``city.alerts.v1``) and
-the fields of the ``platform_stats`` point (:class:`PlatformStats`).
+facility (``schemas.vending``, ``recycling``, ``mobility``, ``store``, ``transit``, ``status``)
+and the table that maps (facility, channel) to them (``schemas.catalog``). The platform's own
+messages: :class:`DeadLetter` (``city.deadletter.v1``), ``schemas.alert.Alert``
+(``city.alerts.v1``) and the fields of the ``platform_stats`` point (:class:`PlatformStats`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,24 @@ from schemas.recycling import (
 )
 from schemas.registry import DeviceRecord, Registry, load_registry
 from schemas.status import DeviceStatus, DeviceStatusMessage
+from schemas.store import (
+    BasketLine,
+    Cabinet,
+    GateState,
+    StoreCheckout,
+    StoreCheckoutMessage,
+    StoreGate,
+    StoreGateMessage,
+    StoreTelemetry,
+    StoreTelemetryMessage,
+)
 from schemas.topic import CHANNELS_BY_FACILITY, Channel, Facility, Topic, parse_topic
+from schemas.transit import (
+    TransitTap,
+    TransitTapMessage,
+    TransitTelemetry,
+    TransitTelemetryMessage,
+)
 from schemas.vending import (
     SlotStock,
     VendingSale,
@@ -62,8 +79,10 @@ __all__ = [
     "NINGBO_DISTRICT_LIST",
     "SCHEMA_VERSION",
     "AnyBody",
+    "BasketLine",
     "BinLevel",
     "Body",
+    "Cabinet",
     "Channel",
     "DeadLetter",
     "DeadLetterSource",
@@ -76,6 +95,7 @@ __all__ = [
     "Enrichment",
     "Envelope",
     "Facility",
+    "GateState",
     "MessageType",
     "MobilityPosition",
     "MobilityPositionMessage",
@@ -93,8 +113,18 @@ __all__ = [
     "Rejected",
     "SchemaError",
     "SlotStock",
+    "StoreCheckout",
+    "StoreCheckoutMessage",
+    "StoreGate",
+    "StoreGateMessage",
+    "StoreTelemetry",
+    "StoreTelemetryMessage",
     "StreamRejectReason",
     "Topic",
+    "TransitTap",
+    "TransitTapMessage",
+    "TransitTelemetry",
+    "TransitTelemetryMessage",
     "VendingSale",
     "VendingSaleMessage",
     "VendingTelemetry",

@@ -25,7 +25,21 @@ from schemas.recycling import (
     RecyclingTelemetryMessage,
 )
 from schemas.status import DeviceStatus, DeviceStatusMessage
+from schemas.store import (
+    StoreCheckout,
+    StoreCheckoutMessage,
+    StoreGate,
+    StoreGateMessage,
+    StoreTelemetry,
+    StoreTelemetryMessage,
+)
 from schemas.topic import CHANNELS_BY_FACILITY, Channel, Facility
+from schemas.transit import (
+    TransitTap,
+    TransitTapMessage,
+    TransitTelemetry,
+    TransitTelemetryMessage,
+)
 from schemas.vending import (
     VendingSale,
     VendingSaleMessage,
@@ -42,6 +56,11 @@ AnyBody = Annotated[
     | RecyclingTelemetry
     | MobilityPosition
     | MobilityTelemetry
+    | StoreGate
+    | StoreCheckout
+    | StoreTelemetry
+    | TransitTap
+    | TransitTelemetry
     | DeviceStatus,
     Field(discriminator="kind"),
 ]
@@ -119,6 +138,23 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
         Channel.TELEMETRY,
         "Vehicle telemetry",
         Facility.MOBILITY,
+    ),
+    _mt(StoreGate, StoreGateMessage, Channel.GATE, "Store gate pass", Facility.STORE),
+    _mt(StoreCheckout, StoreCheckoutMessage, Channel.EVENT, "Store checkout", Facility.STORE),
+    _mt(
+        StoreTelemetry,
+        StoreTelemetryMessage,
+        Channel.TELEMETRY,
+        "Store telemetry",
+        Facility.STORE,
+    ),
+    _mt(TransitTap, TransitTapMessage, Channel.EVENT, "Transit validator tap", Facility.TRANSIT),
+    _mt(
+        TransitTelemetry,
+        TransitTelemetryMessage,
+        Channel.TELEMETRY,
+        "Transit validator telemetry",
+        Facility.TRANSIT,
     ),
     _mt(DeviceStatus, DeviceStatusMessage, Channel.STATUS, "Device status", *Facility),
 )

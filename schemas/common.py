@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -26,7 +26,10 @@ __all__ = [
     "Code",
     "Fen",
     "Identifier",
+    "Payment",
+    "PaymentOutcome",
     "Percent",
+    "PseudonymRef",
     "SignalDbm",
     "Temperature",
     "Timestamp",
@@ -141,6 +144,23 @@ Percent = Annotated[float, Field(ge=0, le=100)]
 Temperature = Annotated[float, Field(ge=-40, le=85, description="Degrees Celsius.")]
 # Cellular RSSI/RSRP never exceeds 0 dBm and is unusable below about -140 dBm.
 SignalDbm = Annotated[int, Field(ge=-150, le=0, description="Received signal strength, dBm.")]
+# A person behind a transaction (a resident, a shopper, a transit card or ride code) is only ever a
+# pseudonym: a hash or token the vendor issues, never a name, phone or card number.
+PseudonymRef = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9_.:=+/-]{1,64}$",
+        description="Pseudonymous reference (a hash or token), never a name, phone or card number.",
+    ),
+]
+
+# How people pay, on every facility that takes money: the same closed set everywhere, so the
+# city's consumption adds up across facilities by payment method (it becomes an InfluxDB tag).
+# QR codes dominate (WeChat, Alipay); e-CNY since Ningbo joined the digital-RMB pilot; UnionPay
+# QuickPass (QR or NFC); stored-value transit cards (市民卡, 交通联合卡); some cash.
+Payment = Literal["wechat", "alipay", "unionpay", "ecny", "transit_card", "cash"]
+# A payment's result: a failed one charged nothing, a refunded one was charged and paid back.
+PaymentOutcome = Literal["success", "failed", "refunded"]
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -84,6 +84,71 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "odometer_km": 1832.4,
         "signal_dbm": -91,
     },
+    "store_gate": {
+        "ts": "2025-05-01T11:42:07+08:00",
+        "seq": 3310,
+        "v": 1,
+        "gate_id": "G1",
+        "direction": "inbound",
+        "method": "face",
+        "visitor_ref": "v:5e884898da280471",
+    },
+    "store_checkout": {
+        "ts": "2025-05-01T11:49:55.120+08:00",
+        "seq": 3318,
+        "v": 1,
+        "txn_id": "S20250501114955-0117",
+        "lines": [
+            {"sku": "6921168509256", "category": "beverage", "quantity": 2, "price_fen": 200},
+            {"sku": "6954767412573", "category": "dairy", "quantity": 1, "price_fen": 650},
+            {"sku": "6923450605332", "category": "snack", "quantity": 1, "price_fen": 890},
+        ],
+        "discount_fen": 100,
+        "amount_fen": 1840,
+        "payment": "ecny",
+        "outcome": "success",
+        "visitor_ref": "v:5e884898da280471",
+    },
+    "store_telemetry": {
+        "ts": "2025-05-01T11:50:00+08:00",
+        "seq": 3319,
+        "v": 1,
+        "people_count": 7,
+        "occupancy_pct": 35.0,
+        "cabinets": [
+            {"cabinet_id": "C1", "temperature_c": 3.8, "set_point_c": 4.0},
+            {"cabinet_id": "F1", "temperature_c": -18.5, "set_point_c": -18.0},
+        ],
+        "gates": [{"gate_id": "G1", "fault": False}, {"gate_id": "G2", "fault": False}],
+        "signal_dbm": -78,
+    },
+    "transit_tap": {
+        "ts": "2025-05-01T08:12:44.530+08:00",
+        "seq": 77120,
+        "v": 1,
+        "txn_id": "M1-12-G03-0088213",
+        "tap": "out",
+        "mode": "metro",
+        "line_id": "M1",
+        "stop_id": "M1-12",
+        "medium": "qr",
+        "medium_ref": "m:3c59dc048e885024",
+        "payment": "alipay",
+        "fare_fen": 400,
+        "transfer_discount": False,
+        "captured_offline": False,
+    },
+    "transit_telemetry": {
+        "ts": "2025-05-01T08:10:00+08:00",
+        "seq": 77100,
+        "v": 1,
+        "mode": "metro",
+        "in_service": True,
+        "reader_fault": False,
+        "queued_taps": 0,
+        "signal_dbm": -70,
+        "temperature_c": 27.5,
+    },
     "device_status": {
         "ts": "2025-05-01T07:58:02+08:00",
         "seq": 0,
@@ -100,9 +165,17 @@ NMEA_EXAMPLE = (
     "$GNRMC,072353.000,A,3032.2149,N,10412.5192,E,7.74,50.28,290918,,,A*45\r\n"
 )
 
-EXAMPLE_VENDORS = {"vending": "nbvend", "recycling": "greenbox", "mobility": "citybike"}
+EXAMPLE_VENDORS = {
+    "vending": "nbvend",
+    "recycling": "greenbox",
+    "mobility": "citybike",
+    "store": "bingobox",
+    "transit": "nbmetro",
+}
 EXAMPLE_DEVICE_IDS = {
     "vending": "VM-330203-0001",
     "recycling": "RS-330212-0007",
     "mobility": "EB-0042817",
+    "store": "ST-330212-0003",
+    "transit": "TV-330203-0012",
 }

@@ -1,8 +1,9 @@
 """The device registry: which devices exist, who runs them, where fixed ones stand.
 
 A CSV file with the header ``device_id,facility,vendor,district_adcode,lat,lon,asset_type,
-expected_interval_s`` or a YAML list of mappings with the same keys. Fixed devices (vending,
-recycling) have lat/lon and no asset_type; mobile ones have an asset_type and no lat/lon.
+expected_interval_s`` or a YAML list of mappings with the same keys. Fixed devices (every
+facility but mobility: vending, recycling, stores, transit validators, a bus's one by its depot)
+have lat/lon and no asset_type; mobile ones have an asset_type and no lat/lon.
 Reading is the only I/O here, done once at start-up; errors name file, line and field.
 """
 

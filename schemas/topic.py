@@ -41,6 +41,8 @@ class Facility(StrEnum):
     VENDING = "vending"
     RECYCLING = "recycling"
     MOBILITY = "mobility"
+    STORE = "store"  # unmanned supermarkets and convenience stores (无人超市、无人便利店)
+    TRANSIT = "transit"  # one card / one code validators at bus, metro and bike gates
 
 
 class Channel(StrEnum):
@@ -50,12 +52,15 @@ class Channel(StrEnum):
     EVENT = "event"  # a transaction: a sale, a drop-off
     POSITION = "position"  # a GNSS fix, JSON or NMEA 0183
     STATUS = "status"  # online/offline, retained, also the MQTT last will
+    GATE = "gate"  # a person passing an entry/exit gate (a store's doors)
 
 
 CHANNELS_BY_FACILITY: dict[Facility, frozenset[Channel]] = {
     Facility.VENDING: frozenset({Channel.TELEMETRY, Channel.EVENT, Channel.STATUS}),
     Facility.RECYCLING: frozenset({Channel.TELEMETRY, Channel.EVENT, Channel.STATUS}),
     Facility.MOBILITY: frozenset({Channel.POSITION, Channel.TELEMETRY, Channel.STATUS}),
+    Facility.STORE: frozenset({Channel.GATE, Channel.EVENT, Channel.TELEMETRY, Channel.STATUS}),
+    Facility.TRANSIT: frozenset({Channel.EVENT, Channel.TELEMETRY, Channel.STATUS}),
 }
 
 _FACILITIES = {f.value: f for f in Facility}

@@ -15,6 +15,8 @@ from schemas.common import (
     Code,
     Fen,
     Identifier,
+    Payment,
+    PaymentOutcome,
     Percent,
     SignalDbm,
     Temperature,
@@ -33,8 +35,8 @@ __all__ = [
     "VendingTelemetryMessage",
 ]
 
-Payment = Literal["wechat", "alipay", "unionpay", "ecny", "transit_card", "cash"]
-SaleOutcome = Literal["success", "failed", "refunded"]
+# Payment methods are the city's one set (schemas.common), shared with stores and transit.
+SaleOutcome = PaymentOutcome
 # A closed set: category becomes an InfluxDB tag, and tags must stay low-cardinality.
 ProductCategory = Literal[
     "water", "soft_drink", "tea", "coffee", "snack", "fresh_food", "daily_goods", "other"

@@ -19,9 +19,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from schemas import MAX_PAYLOAD_BYTES, MESSAGE_TYPES, Channel, Facility, RejectReason
+from schemas import (
+    CHANNELS_BY_FACILITY,
+    MAX_PAYLOAD_BYTES,
+    MESSAGE_TYPES,
+    Channel,
+    Facility,
+    RejectReason,
+)
 from schemas.encode import format_ts
 from schemas.examples import EXAMPLES
+from simulator.behaviours import BEHAVIOURS
 from simulator.fleet import ASSET_VENDORS, VENDORS, Device
 from simulator.nmea import TALKERS, Talker, encode_fix, sentence
 
@@ -165,15 +173,11 @@ def _bad_json(c: _Ctx) -> Bad:
     return Bad(c.topic(channel.value), variants[variant].encode(), variant)
 
 
-# Out-of-range or ill-typed values per message kind (one per kind, each breaking one field).
+# Out-of-range or ill-typed values per message kind (one per kind, each breaking one field): the
+# status every facility sends, and each facility's own kinds from its behaviour.
 _FIELD_BREAKERS: dict[str, Callable[[dict[str, Any]], None]] = {
-    "vending_sale": lambda d: d.update(amount_fen=3.5),
-    "vending_telemetry": lambda d: d.update(temperature_c=120.0),
-    "recycling_dropoff": lambda d: d.update(weight_kg=-0.5),
-    "recycling_telemetry": lambda d: d.update(bins=[]),
-    "mobility_position": lambda d: d.update(lat=95.0),
-    "mobility_telemetry": lambda d: d.update(battery_pct=130.0),
     "device_status": lambda d: d.update(state="sleeping"),
+    **{kind: f for b in BEHAVIOURS.values() for kind, f in b.field_breakers.items()},
 }
 
 
@@ -218,11 +222,9 @@ def _stale_timestamp(c: _Ctx) -> Bad:
 
 def _unknown_channel(c: _Ctx) -> Bad:
     _, _, data = c.message()
-    wrong = {
-        Facility.VENDING: "position",
-        Facility.RECYCLING: "position",
-        Facility.MOBILITY: "event",
-    }[c.device.facility]
+    # Another facility's channel (the first, in the grammar's order), or no channel at all.
+    allowed = CHANNELS_BY_FACILITY[c.device.facility]
+    wrong = next(ch.value for ch in Channel if ch not in allowed)
     channel = c.rng.choice([wrong, "alarm", "heartbeat", "cmd"])
     return Bad(c.topic(channel), _dumps(data), channel)
 

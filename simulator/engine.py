@@ -14,6 +14,7 @@ the bytes are identical.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import random
@@ -39,6 +40,10 @@ Clock = Callable[[], datetime]
 BOOT_WITHIN_S = 10.0
 # A reboot planned inside an outage happens this long after the device is back online.
 REBOOT_AFTER_OUTAGE_S = 1.0
+# Messages a device captured offline (Emission.hold) go out at the latest this long (wall clock)
+# after the oldest was captured: well inside streams' allowed lateness (10 min), so they still
+# reach their 1-minute roll-up and the truth's totals stay exact.
+HOLD_MAX_WALL_S = 120.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _CS = timedelta(milliseconds=10)
@@ -62,6 +67,8 @@ class _Run:
     boot: int = 0
     #: After a reboot, the earliest ``ts`` of the new boot (see :meth:`Simulation._reboot`).
     not_before: datetime | None = None
+    #: Messages captured offline, with the time each was captured (its ``ts``).
+    held: list[tuple[Emission, datetime]] = field(default_factory=list)
 
 
 class Simulation:
@@ -97,6 +104,7 @@ class Simulation:
         self._heap: list[tuple[float, int, int, str]] = []
         self._order = itertools.count()
         land = LandGrid(locator)
+        by_facility: dict[Facility, list[Behaviour]] = {}
         for i, device in enumerate(fleet.devices):
             faults = plan_faults(
                 device,
@@ -106,11 +114,20 @@ class Simulation:
             behaviour = BEHAVIOURS[device.facility](
                 device, random.Random(f"{seed}:{device.device_id}"), land, faults
             )
+            behaviour.wake = functools.partial(self._wake, i)
             self._runs.append(_Run(device, behaviour, faults, self._rng.choice(TALKERS)))
             self._push(self._rng.uniform(0.0, BOOT_WITHIN_S), i, "boot")
+            by_facility.setdefault(device.facility, []).append(behaviour)
+        for facility, behaviours in by_facility.items():
+            BEHAVIOURS[facility].connect(behaviours)
         self._mobile = [
             i for i, r in enumerate(self._runs) if r.device.facility is Facility.MOBILITY
         ]
+
+    def _wake(self, index: int, t: float, timer: str) -> None:
+        """Another device's behaviour makes this one fire ``timer`` at ``t``: not before now, nor
+        before every device has booted (its boot status is its first message)."""
+        self._push(max(t, self.sim_time, BOOT_WITHIN_S), index, timer)
 
     def _push(self, t: float, index: int, timer: str) -> None:
         if t != float("inf"):
@@ -124,11 +141,9 @@ class Simulation:
                 continue
             t, _, index, timer = heapq.heappop(self._heap)
             self.sim_time = t
-            msg = self._fire(self._runs[index], index, timer, t)
-            if msg is not None:
-                yield msg
+            yield from self._fire(self._runs[index], index, timer, t)
 
-    def _fire(self, run: _Run, index: int, timer: str, t: float) -> SimMessage | None:
+    def _fire(self, run: _Run, index: int, timer: str, t: float) -> list[SimMessage]:
         if timer == "boot":
             for first, name in run.behaviour.timers(t):
                 self._push(first, index, name)
@@ -138,25 +153,56 @@ class Simulation:
                 self._push(max(outage.end, t), index, "online")
             if run.faults.reboot is not None:
                 self._push(max(run.faults.reboot.at, t), index, "reboot")
-            return self._status(run, "online", "boot")
+            return [self._status(run, "online", "boot")]
         if timer == "reboot":
             outage = run.faults.outage
             if run.offline and outage is not None:
                 self._push(outage.end + REBOOT_AFTER_OUTAGE_S, index, "reboot")
-                return None
-            return self._reboot(run)
+                return []
+            # What it captured offline goes out first: after the restart its seq starts again
+            # from 0, and an old ts with a new boot's low seq would look like a redelivery.
+            return [*self._flush(run), self._reboot(run)]
         if timer == "offline":
+            # What it captured offline went out just before (HOLD_MAX_WALL_S holds however long
+            # the outage lasts); then what the device's last will would say (simulator.faults).
+            held = self._flush(run)
             run.offline = True
-            # What the device's last will would say (see simulator.faults).
-            return self._status(run, "offline", "connection_lost")
+            return [*held, self._status(run, "offline", "connection_lost")]
         if timer == "online":
             run.offline = False
-            return self._status(run, "online", "reconnect")
+            return [self._status(run, "online", "reconnect"), *self._flush(run)]
         emission, again = run.behaviour.fire(timer, t)
         self._push(again, index, timer)
-        if emission is None or run.offline:
-            return None  # nothing happened, or it happened while the device was cut off
-        return self._valid(run, emission)
+        if run.offline:
+            return []  # cut off: nothing gets through, held or not
+        if emission is not None and emission.hold:
+            run.held.append((emission, self._stamp(run)))
+            emission = None
+        out: list[SimMessage] = []
+        if run.held and (emission is not None or self._held_too_long(run)):
+            out.extend(self._flush(run))
+        if emission is not None:
+            out.append(self._valid(run, emission))
+        return out
+
+    def _held_too_long(self, run: _Run) -> bool:
+        oldest = run.held[0][1]
+        return (self.clock() - oldest).total_seconds() > HOLD_MAX_WALL_S
+
+    def _flush(self, run: _Run) -> list[SimMessage]:
+        """Publish what the device captured offline, in capture order, each at its capture time."""
+        held, run.held = run.held, []
+        return [self._valid(run, emission, stamp=stamp) for emission, stamp in held]
+
+    def _stamp(self, run: _Run) -> datetime:
+        """The device's clock now: the wall clock, or after a reboot no earlier than its start."""
+        now = self.clock()
+        if run.not_before is not None:
+            if now < run.not_before:
+                now = run.not_before
+            else:
+                run.not_before = None
+        return now
 
     def _reboot(self, run: _Run) -> SimMessage:
         """The device restarts: seq from 0 again, a boot status first (docs/vendors.md).
@@ -174,22 +220,19 @@ class Simulation:
         body = DeviceStatus(state=state, reason=reason, firmware=run.device.firmware)
         return self._valid(run, Emission(Channel.STATUS, body, run.device.district))
 
-    def _valid(self, run: _Run, emission: Emission) -> SimMessage:
+    def _valid(self, run: _Run, emission: Emission, *, stamp: datetime | None = None) -> SimMessage:
+        """A valid message of ``emission``, stamped now (or at ``stamp``, its capture time)."""
         device, body = run.device, emission.body
         topic = f"{self.prefix}/{device.facility.value}/{device.vendor}/{device.device_id}/"
         topic += emission.channel.value
-        now = self.clock()
         if (
-            isinstance(body, MobilityPosition)
+            stamp is None
+            and isinstance(body, MobilityPosition)
             and self.nmea_ratio
             and self._rng.random() < self.nmea_ratio
         ):
-            return self._nmea(run, topic, body, now)
-        if run.not_before is not None:
-            if now < run.not_before:
-                now = run.not_before
-            else:
-                run.not_before = None
+            return self._nmea(run, topic, body, self.clock())
+        now = self._stamp(run) if stamp is None else stamp
         seq = run.next_seq
         run.next_seq += 1
         ts: datetime | int = now if device.ts_format == "rfc3339" else (now - _EPOCH) // _MS
@@ -205,6 +248,7 @@ class Simulation:
             body=body,
             district=emission.district,
             boot=run.boot,
+            ts_ms=(now - _EPOCH) // _MS,
         )
 
     def _nmea(self, run: _Run, topic: str, body: MobilityPosition, now: datetime) -> SimMessage:

@@ -1,5 +1,5 @@
-"""Faults a device can suffer during a run: a fridge warming up, a bin left to fill, an outage,
-a reboot.
+"""Faults a device can suffer during a run: a fridge warming up, a bin left to fill, a store gate
+jammed, an outage, a reboot.
 
 Planned once per device from its own random stream, so the same seed breaks the same devices at
 the same simulated moments. Behaviours consult the plan (a warming fridge reports its rising
@@ -30,6 +30,7 @@ __all__ = [
     "BinOverflow",
     "Faults",
     "FridgeWarming",
+    "GateFault",
     "Outage",
     "Reboot",
     "plan_faults",
@@ -53,6 +54,10 @@ OUTAGE_S = (20 * 60.0, 90 * 60.0)
 # 300 msg/s covers ~25 of them, so even short runs see every planned reboot.
 REBOOT_SHARE = 0.05
 REBOOT_AT_S = (5 * 60.0, 20 * 60.0)
+# A store's entry/exit gate jams or loses its sensor until a technician comes: 30-120 minutes
+# [assumption]. One store in ten, so a small fleet shows one on the store dashboard.
+GATE_FAULT_SHARE = 0.10
+GATE_FAULT_S = (30 * 60.0, 120 * 60.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,18 @@ class Outage:
 
 
 @dataclass(frozen=True, slots=True)
+class GateFault:
+    """One of the store's gates (``gate_index`` modulo their number) is faulty in [start, end)."""
+
+    start: float
+    end: float
+    gate_index: int
+
+    def covers(self, t: float) -> bool:
+        return self.start <= t < self.end
+
+
+@dataclass(frozen=True, slots=True)
 class Reboot:
     """The device restarts at ``at`` (a reboot falling in an outage waits for its end)."""
 
@@ -105,6 +122,7 @@ class Faults:
     overflow: BinOverflow | None = None
     outage: Outage | None = None
     reboot: Reboot | None = None
+    gate: GateFault | None = None
 
 
 def plan_faults(
@@ -121,8 +139,14 @@ def plan_faults(
     # Drawn after the others: a seed plans the same fridges, bins and outages as before reboots.
     reboot_draw = rng.random()
     reboot_at = rng.uniform(*REBOOT_AT_S)
-    fridge = overflow = None
-    if device.facility is Facility.VENDING and draws[0] < FRIDGE_WARMING_SHARE:
+    # Likewise after the reboots: store gates came later still.
+    gate_draw = rng.random()
+    gate_start = rng.uniform(*FAULT_START_S)
+    gate_for = rng.uniform(*GATE_FAULT_S)
+    gate_index = rng.randrange(16)
+    fridge = overflow = gate = None
+    chilled = device.facility in (Facility.VENDING, Facility.STORE)
+    if chilled and draws[0] < FRIDGE_WARMING_SHARE:
         fridge = FridgeWarming(start=starts[0], c_per_h=rate)
     if device.facility is Facility.RECYCLING and draws[1] < BIN_OVERFLOW_SHARE:
         overflow = BinOverflow(start=starts[1])
@@ -130,4 +154,6 @@ def plan_faults(
     if draws[2] < OUTAGE_SHARE:
         outage = Outage(start=starts[2], end=starts[2] + duration)
     reboot = Reboot(at=reboot_at) if reboot_draw < reboot_share else None
-    return Faults(fridge=fridge, overflow=overflow, outage=outage, reboot=reboot)
+    if device.facility is Facility.STORE and gate_draw < GATE_FAULT_SHARE:
+        gate = GateFault(start=gate_start, end=gate_start + gate_for, gate_index=gate_index)
+    return Faults(fridge=fridge, overflow=overflow, outage=outage, reboot=reboot, gate=gate)

@@ -1,6 +1,7 @@
 """The fleet: which devices exist, of which facility and vendor, where they stand.
 
-Built deterministically from a seed. Fixed devices (vending machines, recycling stations) are placed
+Built deterministically from a seed. Fixed devices (vending machines, recycling stations, stores,
+transit validators) are placed
 near their district's centroid, jittered, and kept only where the district index agrees they stand
 in their registered district; mobile assets get a home point the same way, from which they move. The
 fleet turns into the registry the collectors read (:meth:`Fleet.registry`).
@@ -75,11 +76,15 @@ _PLACEMENT_TRIES = 50
 _UNCHECKED_JITTER_KM = 0.5
 KM_PER_DEG_LAT = 111.32
 
-# Facility mix of a fleet [assumption]: mobility is the largest (shared bikes dominate counts).
+# Facility mix of a fleet [assumption]: mobility is the largest (shared bikes dominate counts);
+# enough stores and validators that a fleet of a hundred shows every store panel and a transit
+# network with metro, bus and bike validators.
 FACILITY_MIX: tuple[tuple[Facility, float], ...] = (
-    (Facility.VENDING, 0.35),
-    (Facility.RECYCLING, 0.25),
-    (Facility.MOBILITY, 0.40),
+    (Facility.VENDING, 0.26),
+    (Facility.RECYCLING, 0.18),
+    (Facility.MOBILITY, 0.30),
+    (Facility.STORE, 0.10),
+    (Facility.TRANSIT, 0.16),
 )
 ASSET_MIX: tuple[tuple[AssetType, float], ...] = (
     ("bike", 0.55),
@@ -103,12 +108,16 @@ DEFAULT_MIX = FleetMix(FACILITY_MIX, ASSET_MIX)
 # and ~100,000 shared bikes and e-bikes; a few thousand buses and a thousand unmanned delivery
 # vehicles among the mobility devices [assumption]. 115,000 devices of this mix send ~1,900 msg/s
 # at the behaviours' own intervals (a morning hour); run at the city's ~3,600 msg/s, a mobility
-# device reports about every 30 s and a vending machine or station every 2-3 minutes.
+# device reports about every 30 s and a vending machine or station every 2-3 minutes. Beside
+# them [assumption]: ~500 unmanned stores, and ~8,000 transit validators (metro gates of eight
+# lines, on-board validators of ~6,000 buses, public-bike docks).
 CITY_MIX = FleetMix(
     facilities=(
         (Facility.VENDING, 10.0),
         (Facility.RECYCLING, 5.0),
         (Facility.MOBILITY, 100.0),
+        (Facility.STORE, 0.5),
+        (Facility.TRANSIT, 8.0),
     ),
     assets=(
         ("bike", 0.60),
@@ -121,10 +130,14 @@ MIXES: dict[str, FleetMix] = {"default": DEFAULT_MIX, "city": CITY_MIX}
 
 # Realistic operators per facility (slugs = MQTT usernames): 友宝, 澳柯玛, 中吉 vending; 搭把手
 # (Ningbo's municipal brand), 小黄狗, 回收哥 recycling; 哈啰, 美团, 青桔 bikes; 宁波公交 buses;
-# 新石器, 京东物流 unmanned delivery vehicles.
+# 新石器, 京东物流 unmanned delivery vehicles; 缤果盒子, 小麦铺, 深兰 TakeGo unmanned stores;
+# 宁波轨道交通 metro gates, 宁波公交 bus validators, 宁波公共自行车 bike docks (the operator decides
+# a validator's mode: simulator.behaviours.transit.MODE_BY_VENDOR).
 VENDORS: dict[Facility, tuple[str, ...]] = {
     Facility.VENDING: ("ubox", "aucma", "zhongji"),
     Facility.RECYCLING: ("dabashou", "xiaohuanggou", "huishouge"),
+    Facility.STORE: ("bingobox", "xiaomai", "takego"),
+    Facility.TRANSIT: ("nbmetro", "nbbus", "nbpbike"),
 }
 ASSET_VENDORS: dict[AssetType, tuple[str, ...]] = {
     "bike": ("hellobike", "meituan", "qingju"),
@@ -135,6 +148,8 @@ ASSET_VENDORS: dict[AssetType, tuple[str, ...]] = {
 ID_PREFIX: dict[Facility | AssetType, str] = {
     Facility.VENDING: "VM",
     Facility.RECYCLING: "RS",
+    Facility.STORE: "ST",
+    Facility.TRANSIT: "TV",
     "bike": "BK",
     "ebike": "EB",
     "bus": "BUS",
@@ -153,9 +168,14 @@ FIRMWARE: dict[str, str] = {
     "nbbus": "jt808-bridge-1.4",
     "neolix": "neolix-x3-6.2",
     "jdlogistics": "jdl-ugv-3.0",
+    "bingobox": "bingo-gw-3.2",
+    "xiaomai": "xm-store-1.6",
+    "takego": "takego-5.0.1",
+    "nbmetro": "afc-gate-2.8",
+    "nbpbike": "pbike-dock-1.3",
 }
 # Vendors whose firmware sends epoch milliseconds; the others RFC 3339 (the contract takes both).
-EPOCH_MS_VENDORS = frozenset({"aucma", "xiaohuanggou", "meituan", "neolix"})
+EPOCH_MS_VENDORS = frozenset({"aucma", "xiaohuanggou", "meituan", "neolix", "xiaomai", "nbpbike"})
 # Longest normal gap (s): twice the slowest periodic message (telemetry every 300 s; a parked
 # vehicle reports every 60-300 s, DOMAIN.md §6).
 EXPECTED_INTERVAL_S = 600

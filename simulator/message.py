@@ -29,6 +29,7 @@ class SimMessage:
         variant: How an invalid message is broken (``truncated``, ``checksum``...).
         boot: The device's boot it was sent in: 0 from its first start, 1 after its first
             reboot (its seq starts again from 0)...
+        ts_ms: Its device time (``ts``) in epoch milliseconds, for a valid JSON message.
     """
 
     topic: str
@@ -44,6 +45,7 @@ class SimMessage:
     source_format: Literal["json", "nmea"] = "json"
     variant: str | None = None
     boot: int = 0
+    ts_ms: int | None = None
 
     @property
     def channel(self) -> str:

@@ -3,7 +3,8 @@
 For each record: decode the envelope (the ``schemas`` model, no second definition), drop it if
 its (device_id, seq) was seen, else write its raw point, apply it to the device's alert rules
 (changes and their ``alerts`` points join the batch) and, unless it is late, add it to its
-device's and its group's 1-minute window. Then render the ``*_1m`` points of every window the
+device's and its group's 1-minute window (and, when it paid for something, to the city's
+``consumption`` window by payment method). Then render the ``*_1m`` points of every window the
 batch touched, recomputed from the full state so that a rewrite carries the whole window.
 
 The caller writes the lines, publishes the alert changes, then persists the dirty devices, then
@@ -16,7 +17,7 @@ wall clock, so a batch replayed after a crash yields the same changes with the s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,7 +25,7 @@ from pydantic import ValidationError
 
 from schemas import Envelope
 from streams.alerts import Alert, AlertEngine, DeviceAlerts, alert_point
-from streams.measurements import MEASUREMENTS
+from streams.measurements import CONSUMPTION, MEASUREMENTS, Number
 from streams.points import device_tags, raw_line
 from streams.rollups import (
     WINDOW_MS,
@@ -174,17 +175,35 @@ class Processor:
             return
         window = window_start(ts_ms)
         split_key = join_split(body.kind, spec.split_tags(body))
-        sums = spec.sums(body)
-        stats = spec.stats(body)
+        self._add(part, dev, window, split_key, spec.sums(body), spec.stats(body), touched_groups)
+        touched_devices.add((device_id, window, body.kind))
+        paid = spec.consumption(body)
+        if paid is not None:
+            # Kept in the device's windows like its own kind (so a restart rebuilds the group),
+            # but never rendered per device: touched_devices names the device's own kind only.
+            payment, fen = paid
+            consumption = join_split(CONSUMPTION, (("payment", payment),))
+            self._add(part, dev, window, consumption, {"amount_fen": fen}, {}, touched_groups)
+
+    @staticmethod
+    def _add(
+        part: PartitionState,
+        dev: DeviceState,
+        window: int,
+        split_key: str,
+        sums: Mapping[str, Number],
+        stats: Mapping[str, float],
+        touched_groups: set[GroupKey],
+    ) -> None:
+        """Add one event to its device's and its group's window of ``split_key``."""
         dev.windows.setdefault(window, {}).setdefault(split_key, Agg()).add(sums, stats)
         key = part.group_key(window, split_key, dev.tags)
         group = part.groups.get(key)
         if group is None:
             group = part.groups[key] = GroupAgg()
         group.agg.add(sums, stats)
-        group.devices.add(device_id)
+        group.devices.add(dev.device_id)
         touched_groups.add(key)
-        touched_devices.add((device_id, window, body.kind))
 
     def _alert(
         self,

@@ -60,12 +60,13 @@ def simulate(
         str,
         typer.Option(
             help="Fleet mix: default (a demo's even spread) or city (Ningbo's 10k vending, "
-            "5k recycling, 100k mobility)."
+            "5k recycling, 100k mobility, 500 stores, 8k transit validators)."
         ),
     ] = "default",
     verbose: Annotated[bool, typer.Option(help="Log progress every 10 s.")] = False,
 ) -> None:
-    """Simulate vending machines, recycling stations and BeiDou vehicles across Ningbo."""
+    """Simulate vending machines, recycling stations, BeiDou vehicles, unmanned stores and transit
+    validators across Ningbo."""
     if mix not in MIXES:
         raise typer.BadParameter(f"expected one of {', '.join(sorted(MIXES))}", param_hint="--mix")
     if verbose:

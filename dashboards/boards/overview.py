@@ -1,4 +1,9 @@
-"""信息消费总览 / Information consumption: the city at a glance for the operations centre."""
+"""信息消费总览 / Information consumption: the city at a glance for the operations centre.
+
+Vending sales, recycling and device counts, and the city's consumption across every paying
+facility (vending machines, unmanned stores, transit fares) from ``consumption_1m``: by payment
+method, its e-CNY share, by facility and by district.
+"""
 
 # ruff: noqa: S608 -- InfluxQL built from this module's constants; no outside input reaches it.
 
@@ -10,7 +15,13 @@ from dashboards import variables as v
 from dashboards.boards.common import FOLDERS, HEALTH_TICK, SUCCESS, Board, new_dashboard, where
 from dashboards.fields import math, steps
 from dashboards.influxql import InfluxQL
-from dashboards.labels import CATEGORY_COLORS, CATEGORY_NAMES, DISTRICT_NAMES, PAYMENT_NAMES
+from dashboards.labels import (
+    CATEGORY_COLORS,
+    CATEGORY_NAMES,
+    DISTRICT_NAMES,
+    FACILITY_NAMES,
+    PAYMENT_NAMES,
+)
 from dashboards.panels import bars, pie, stat_panel, timeseries_panel
 
 UID = "cityiot-overview"
@@ -178,7 +189,110 @@ def build() -> dashboard.Dashboard:
             latest=("online", "known"),
         )
     )
+    _consumption(d)
     return d
+
+
+def _consumption(d: dashboard.Dashboard) -> None:
+    """The city's consumption across facilities (streams' ``consumption_1m``): what was paid at
+    vending machines, unmanned stores and transit validators, by payment method."""
+    paid = f'FROM "consumption_1m" {where("district", "facility", "vendor")}'
+    d.with_panel(
+        stat_panel(
+            "今日信息消费",
+            "Consumption today",
+            InfluxQL(f'SELECT sum("amount_fen") / 100 AS "consumption" {paid}'),
+            description="Paid since local midnight at vending machines, unmanned stores and "
+            "transit validators (successful sales and checkouts, fares charged), yuan.",
+            unit="currencyCNY",
+            decimals=2,
+            time_from=TODAY,
+            w=6,
+        )
+    ).with_panel(
+        stat_panel(
+            "今日消费笔数",
+            "Payments today",
+            InfluxQL(f'SELECT sum("count") AS "payments" {paid}'),
+            description="Payments since local midnight across the three paying facilities.",
+            unit="short",
+            decimals=0,
+            time_from=TODAY,
+            w=6,
+        )
+    ).with_panel(
+        stat_panel(
+            "全市数字人民币占比",
+            "e-CNY share, all facilities",
+            InfluxQL(f'SELECT sum("amount_fen") {paid} AND "payment" = \'ecny\'')
+            .ref_id("A")
+            .hide(),
+            InfluxQL(f'SELECT sum("amount_fen") {paid}').ref_id("B").hide(),
+            math("数字人民币 e-CNY", "$A / $B * 100"),
+            description="Share of the city's consumption (yuan) paid in e-CNY, over the "
+            "selected range: vending, stores and transit together.",
+            unit="percent",
+            decimals=1,
+            w=6,
+        )
+    ).with_panel(
+        stat_panel(
+            "全市移动支付占比",
+            "Mobile pay share, all facilities",
+            InfluxQL(f'SELECT sum("amount_fen") {paid} AND "payment" =~ /^({MOBILE})$/')
+            .ref_id("A")
+            .hide(),
+            InfluxQL(f'SELECT sum("amount_fen") {paid}').ref_id("B").hide(),
+            math("移动支付 Mobile", "$A / $B * 100"),
+            description="Share of the city's consumption (yuan) paid by WeChat Pay, Alipay or "
+            "UnionPay, over the selected range.",
+            unit="percent",
+            decimals=1,
+            w=6,
+        )
+    )
+    d.with_panel(
+        timeseries_panel(
+            "各设施每分钟消费",
+            "Consumption per minute by facility",
+            InfluxQL(
+                f'SELECT sum("amount_fen") / 100 {PER_MIN} {paid} '
+                'GROUP BY time($__interval), "facility" fill(0)'
+            ).alias("$tag_facility"),
+            description="Yuan per minute at vending machines, unmanned stores and transit "
+            "validators (stacked).",
+            unit="currencyCNY",
+            stack=True,
+            names=FACILITY_NAMES,
+            w=8,
+        )
+    ).with_panel(
+        pie(
+            "消费支付方式",
+            "Consumption by payment",
+            InfluxQL(f'SELECT sum("amount_fen") / 100 {paid} GROUP BY "payment"').alias(
+                "$tag_payment"
+            ),
+            description="The city's consumption (yuan) by payment method over the selected "
+            "range, every paying facility together.",
+            unit="currencyCNY",
+            names=PAYMENT_NAMES,
+            w=8,
+        )
+    ).with_panel(
+        bars(
+            "各区消费",
+            "Consumption by district",
+            InfluxQL(
+                f'SELECT sum("amount_fen") / 100 AS "consumption" {paid} GROUP BY "district"'
+            ).table(),
+            description="The city's consumption over the selected range per district, yuan.",
+            unit="currencyCNY",
+            x_field="district",
+            mappings=DISTRICT_NAMES,
+            w=8,
+        )
+    )
 
 
 BOARD = Board(UID, FOLDERS["operations"], build)

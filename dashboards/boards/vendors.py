@@ -38,20 +38,16 @@ from dashboards.boards.common import FOLDERS, HEALTH_TICK, TIMEZONE, Board, new_
 from dashboards.influxql import InfluxQL
 from dashboards.panels import table_panel, timeseries_panel
 from dashboards.transforms import FRAME_TIME, binary, merge, organize, row_sum
+from schemas.catalog import MESSAGE_TYPES
+from schemas.topic import Channel
 
 __all__ = ["BOARD", "ROLLUP_KINDS", "SCORECARD_COLUMNS", "UID"]
 
 UID = "cityiot-vendors"
-# Body kinds with a group roll-up (streams/measurements.py, ``rollup=True``); a unit test keeps
-# this equal to streams' table. Adding a facility adds its kinds here.
-ROLLUP_KINDS = (
-    "vending_sale",
-    "vending_telemetry",
-    "recycling_dropoff",
-    "recycling_telemetry",
-    "mobility_position",
-    "mobility_telemetry",
-)
+# Body kinds with a group roll-up (streams/measurements.py, ``rollup=True``): every kind but the
+# status, in the schemas' catalogue order, so a new facility's kinds join by themselves. A unit
+# test keeps this equal to streams' table.
+ROLLUP_KINDS = tuple(mt.kind for mt in MESSAGE_TYPES if mt.channel is not Channel.STATUS)
 # A scorecard is read per day: seven Beijing days, today included. Its figures move slowly, and
 # its device_health queries read every health tick of the range: no need to rerun them each minute.
 RANGE = ("now-6d/d", "now")

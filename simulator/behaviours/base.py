@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from schemas import Body, Channel, Facility
 from simulator.faults import Faults
@@ -22,6 +22,7 @@ __all__ = [
     "SIM_START_HOUR",
     "Behaviour",
     "Emission",
+    "FieldBreaker",
     "LandGrid",
     "Profile",
     "hour_of_day",
@@ -38,6 +39,8 @@ SECONDS_PER_DAY = 86_400.0
 SIGNAL_DBM_MEAN, SIGNAL_DBM_SD, SIGNAL_DBM_RANGE = -85.0, 8.0, (-120.0, -50.0)
 
 _T = TypeVar("_T")
+FieldBreaker = Callable[[dict[str, Any]], None]
+"""Puts one field of a valid wire message (a dict) out of contract, for ``invalid_field``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +50,16 @@ class Emission:
     ``district`` is where collectors will attribute the message: the registry district for fixed
     devices and for a mobile asset's telemetry and status (its home district), and for a position
     the district the fix lies in (the same point-in-polygon look-up the collectors make).
+
+    ``hold``: the device's network is down (a bus in a dead zone): the engine keeps the message
+    with the time it was captured as its ``ts``, and publishes it when the device is back (with
+    its next message that is not held, or :data:`simulator.engine.HOLD_MAX_WALL_S` later).
     """
 
     channel: Channel
     body: Body
     district: str | None
+    hold: bool = False
 
 
 class LandGrid:
@@ -111,15 +119,30 @@ def next_arrival(rng: random.Random, t: float, per_day: float, profile: Profile)
 
 
 class Behaviour(ABC):
-    """One device of one facility. Subclasses set ``facility`` and implement the two methods."""
+    """One device of one facility. Subclasses set ``facility`` and implement the two methods.
+
+    Devices of a facility that interact (a rider taps in at one validator and out at another)
+    share state through :meth:`connect`, which the engine calls once with all of them; one
+    device makes another act at a given time with that one's :attr:`wake` (simulated seconds,
+    timer name), which the engine sets.
+    """
 
     facility: ClassVar[Facility]
+    #: Per message kind of the facility, how ``simulator.bad`` breaks one of its fields (an
+    #: out-of-range or ill-typed value the collectors refuse as ``invalid_field``).
+    field_breakers: ClassVar[Mapping[str, FieldBreaker]] = {}
 
     def __init__(self, device: Device, rng: random.Random, land: LandGrid, faults: Faults) -> None:
         self.device = device
         self.rng = rng
         self.land = land
         self.faults = faults
+        self.wake: Callable[[float, str], None] = _no_wake
+
+    @classmethod
+    def connect(cls, behaviours: Sequence[Behaviour]) -> None:
+        """Link the facility's devices of one simulation (in fleet order); default: nothing."""
+        del behaviours  # independent devices: nothing to share
 
     @abstractmethod
     def timers(self, t0: float) -> list[tuple[float, str]]:
@@ -128,6 +151,10 @@ class Behaviour(ABC):
     @abstractmethod
     def fire(self, timer: str, t: float) -> tuple[Emission | None, float]:
         """Run ``timer`` at ``t``: what to send (or None) and when it fires next (inf: never)."""
+
+
+def _no_wake(t: float, timer: str) -> None:
+    raise RuntimeError(f"no engine runs this behaviour: cannot wake {timer!r} at {t}")
 
 
 def pick(rng: random.Random, weighted: Sequence[tuple[_T, float]]) -> _T:

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from schemas import Channel, Facility, MobilityPosition, MobilityTelemetry
 from schemas.mobility import AssetType, VehicleState
 from simulator.behaviours.base import (
     Behaviour,
     Emission,
+    FieldBreaker,
     LandGrid,
     Profile,
     hour_of_day,
@@ -75,6 +78,10 @@ MAX_REFUSED_STEPS = 5
 
 class MobilityBehaviour(Behaviour):
     facility = Facility.MOBILITY
+    field_breakers: ClassVar[Mapping[str, FieldBreaker]] = {
+        "mobility_position": lambda d: d.update(lat=95.0),
+        "mobility_telemetry": lambda d: d.update(battery_pct=130.0),
+    }
 
     def __init__(self, device: Device, rng: random.Random, land: LandGrid, faults: Faults) -> None:
         super().__init__(device, rng, land, faults)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from schemas import BinLevel, Channel, Facility, RecyclingDropoff, RecyclingTelemetry
 from schemas.recycling import CompactorState, WasteCategory
@@ -20,6 +22,7 @@ from simulator.behaviours.base import (
     SIM_START_HOUR,
     Behaviour,
     Emission,
+    FieldBreaker,
     LandGrid,
     Profile,
     hour_of_day,
@@ -85,6 +88,10 @@ AMBIENT_MEAN_C, AMBIENT_SWING_C = 23.0, 5.0
 
 class RecyclingBehaviour(Behaviour):
     facility = Facility.RECYCLING
+    field_breakers: ClassVar[Mapping[str, FieldBreaker]] = {
+        "recycling_dropoff": lambda d: d.update(weight_kg=-0.5),
+        "recycling_telemetry": lambda d: d.update(bins=[]),
+    }
 
     def __init__(self, device: Device, rng: random.Random, land: LandGrid, faults: Faults) -> None:
         super().__init__(device, rng, land, faults)

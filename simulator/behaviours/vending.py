@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from schemas import Channel, Facility, SlotStock, VendingSale, VendingTelemetry
 from schemas.vending import Payment, ProductCategory, SaleOutcome
 from simulator.behaviours.base import (
     Behaviour,
     Emission,
+    FieldBreaker,
     LandGrid,
     Profile,
     next_arrival,
@@ -98,6 +101,10 @@ TELEMETRY_EVERY_S = 300.0
 
 class VendingBehaviour(Behaviour):
     facility = Facility.VENDING
+    field_breakers: ClassVar[Mapping[str, FieldBreaker]] = {
+        "vending_sale": lambda d: d.update(amount_fen=3.5),
+        "vending_telemetry": lambda d: d.update(temperature_c=120.0),
+    }
 
     def __init__(self, device: Device, rng: random.Random, land: LandGrid, faults: Faults) -> None:
         super().__init__(device, rng, land, faults)

@@ -6,6 +6,7 @@ Each type parses from the short string people write in YAML (``30m``, ``"> 10"``
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import re
@@ -111,7 +112,8 @@ def conditions_overlap(fire: Condition, resolve: Condition) -> bool:
     return any(fire(x) and resolve(x) for x in candidates)
 
 
-# Tried in order to name a list item (a bin, a slot) in the alert's subject.
+# Tried in order to name a list item (a bin, a slot) in the alert's subject; after them, the
+# item's first ``*_id`` field (a cabinet_id, a gate_id: a new facility's lists need no entry here).
 ITEM_KEYS = ("bin_id", "slot", "category")
 
 
@@ -119,7 +121,8 @@ ITEM_KEYS = ("bin_id", "slot", "category")
 class FieldPath:
     """A numeric or boolean body field: ``temperature_c`` or ``bins[].filling_level_pct``.
 
-    A ``[]`` segment makes one subject per list item, named by its ``bin_id``/``slot``/``category``.
+    A ``[]`` segment makes one subject per list item, named by its ``bin_id``/``slot``/``category``
+    or else its first ``*_id`` field.
     """
 
     list_name: str | None
@@ -156,12 +159,19 @@ class FieldPath:
         for index, item in enumerate(getattr(body, self.list_name, None) or ()):
             value = _number(getattr(item, self.name, None))
             if value is not None:
-                keys = (getattr(item, k, None) for k in ITEM_KEYS)
+                model: type[BaseModel] = type(item)
+                keys = (getattr(item, k, None) for k in _item_keys(model))
                 out.append((str(next((k for k in keys if k), index)), value))
         return out
 
     def __str__(self) -> str:
         return self.name if self.list_name is None else f"{self.list_name}[].{self.name}"
+
+
+@functools.cache
+def _item_keys(model: type[BaseModel]) -> tuple[str, ...]:
+    ids = tuple(n for n in model.model_fields if n.endswith("_id") and n not in ITEM_KEYS)
+    return (*ITEM_KEYS, *ids)
 
 
 def _number(value: Any) -> float | None:

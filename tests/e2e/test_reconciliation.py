@@ -20,6 +20,13 @@ def test_e2e_seeded_run_is_exact(platform: Platform) -> None:
     assert result.stored == result.valid
     # Some devices rebooted (simulator.faults.REBOOT_SHARE), each reset counted in device_health.
     assert [c for c in result.checks if c.name.startswith("resets ") and c.expected == 1]
+    # Stores and transit were in the run, and their figures were among the exact ones.
+    for prefix in ("gates_1m ", "checkouts_1m ", "taps_1m ", "consumption_1m "):
+        assert [c for c in result.checks if c.name.startswith(prefix) and c.expected > 0], prefix
+    facilities = {
+        c.name.split()[1].split("/")[1] for c in result.checks if "consumption_1m" in c.name
+    }
+    assert facilities == {"vending", "store", "transit"}
 
 
 def test_e2e_mqtt_311_run_is_exact(settings: Settings, tmp_path: Path) -> None:

@@ -38,6 +38,8 @@ from schemas import (
     Facility,
     RecyclingTelemetry,
     Registry,
+    StoreCheckout,
+    TransitTap,
     VendingSale,
 )
 from schemas.alert import Alert, Severity
@@ -96,6 +98,9 @@ class PipelineRun:
     events: int = 0
     deadletters: int = 0
     sales_fen: int = 0  # successful sales the collector accepted
+    # What consumption_1m should hold per (facility, payment): successful vending sales and store
+    # checkouts, and the fares taps charged, that the collector accepted.
+    consumption_fen: Counter[tuple[str, str]] = field(default_factory=Counter)
     smoke_device: str | None = None
     # Per vendor, from the collector's records: events accepted on time (statuses aside, which
     # have no roll-up), and dead letters by the topic's vendor.
@@ -110,6 +115,17 @@ class PipelineRun:
     first_counters: dict[str, Counters] = field(default_factory=dict)
     last_counters: dict[str, Counters] = field(default_factory=dict)
     silent: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+
+def _paid(msg: SimMessage) -> tuple[str, int] | None:
+    """What a message adds to the city's consumption: (payment, fen), by streams.measurements'
+    rule (successful sales and checkouts, fares charged)."""
+    body = msg.body
+    if isinstance(body, VendingSale | StoreCheckout) and body.outcome == "success":
+        return body.payment, body.amount_fen
+    if isinstance(body, TransitTap) and body.fare_fen:
+        return body.payment, body.fare_fen
+    return None
 
 
 def _partition(key: bytes) -> int:
@@ -337,6 +353,9 @@ def pipeline_lines(fleet: Fleet, locator: DistrictIndex, *, now: datetime) -> Pi
             streams.add_event(routed.key, routed.value)
             if isinstance(msg.body, VendingSale) and msg.body.outcome == "success":
                 out.sales_fen += msg.body.amount_fen
+            paid = _paid(msg)
+            if paid is not None:
+                out.consumption_fen[(msg.facility.value, paid[0])] += paid[1]
         else:
             out.lines.append(_deadletter_line(routed.value))
             streams.add_deadletter(routed.key)

@@ -125,6 +125,23 @@ def test_panel_sales_equal_accepted_sales(written: Written) -> None:
     assert data.series[0].values == [pytest.approx(written.run.sales_fen / 100)]
 
 
+def test_panel_consumption_equals_accepted_payments(written: Written) -> None:
+    """Overview "Consumption by payment" equals, per payment method, what the collector accepted
+    at vending machines, stores and transit validators, to the fen; "e-CNY share, all
+    facilities" is the e-CNY part of it."""
+    paid = written.run.consumption_fen
+    assert {facility for facility, _ in paid} == {"vending", "store", "transit"}
+    expected: dict[str, float] = {}
+    for (_, payment), fen in paid.items():
+        expected[payment] = expected.get(payment, 0) + fen / 100
+    pie = _run(_panel("cityiot-overview", "Consumption by payment"), written, ALL_VALUES)
+    assert {s.name: s.values[0] for s in pie.series} == pytest.approx(expected)
+    share = _run(_panel("cityiot-overview", "e-CNY share, all facilities"), written, ALL_VALUES)
+    assert share.series[-1].values == [
+        pytest.approx(100 * expected["ecny"] / sum(expected.values()))
+    ]
+
+
 def test_panel_deadletters_equal_collector_rejects(written: Written) -> None:
     """Platform "Dead letters" counts every message the collector core rejected."""
     data = _run(_panel("cityiot-platform", "Dead letters"), written, ALL_VALUES)
@@ -161,13 +178,20 @@ def _rule_query(uid: str, data: Written) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    "uid",
-    ["cityiot-fridge-too-warm", "cityiot-bin-almost-full", "cityiot-smoke-alarm"],
+    ("uid", "per"),
+    [
+        ("cityiot-fridge-too-warm", "device"),
+        ("cityiot-bin-almost-full", "device"),
+        ("cityiot-smoke-alarm", "device"),
+        ("cityiot-store-chiller-too-warm", "device"),
+        ("cityiot-transit-line-no-taps", "line"),
+    ],
 )
-def test_alert_rule_query_runs(written: Written, uid: str) -> None:
-    """The Grafana alert rule's InfluxQL runs on what streams writes, one series per device."""
+def test_alert_rule_query_runs(written: Written, uid: str, per: str) -> None:
+    """The Grafana alert rule's InfluxQL runs on what streams writes, one series per device
+    (per line for the transit line rule)."""
     series = _rule_query(uid, written)
-    assert all(set(s["tags"]) == {"device"} for s in series)
+    assert all(set(s["tags"]) == {per} for s in series)
     if uid == "cityiot-smoke-alarm":
         assert [s["tags"]["device"] for s in series] == [written.run.smoke_device]
     else:

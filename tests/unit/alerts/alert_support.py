@@ -32,10 +32,39 @@ _REQUIRED: dict[str, dict[str, Any]] = {
         "smoke_alarm": False,
     },
     "mobility_position": {"lat": 29.87, "lon": 121.55, "asset_type": "bike"},
+    "store_telemetry": {
+        "people_count": 3,
+        "cabinets": [{"cabinet_id": "C1", "temperature_c": 4.0}],
+        "gates": [{"gate_id": "G1", "fault": False}],
+    },
+    "transit_tap": {
+        "txn_id": "X1",
+        "tap": "in",
+        "mode": "metro",
+        "line_id": "M1",
+        "stop_id": "M1-01",
+        "medium": "card",
+        "medium_ref": "m:1",
+        "payment": "transit_card",
+        "fare_fen": 0,
+    },
+    "transit_telemetry": {"mode": "metro", "in_service": True, "reader_fault": False},
     "device_status": {"state": "online"},
 }
-_DEVICES = {"vending": "VM-330203-0001", "recycling": "RS-330212-0007", "mobility": "EB-0042817"}
-_VENDORS = {"vending": "nbvend", "recycling": "greenbox", "mobility": "citybike"}
+_DEVICES = {
+    "vending": "VM-330203-0001",
+    "recycling": "RS-330212-0007",
+    "mobility": "EB-0042817",
+    "store": "ST-330212-0003",
+    "transit": "TV-330203-0012",
+}
+_VENDORS = {
+    "vending": "nbvend",
+    "recycling": "greenbox",
+    "mobility": "citybike",
+    "store": "bingobox",
+    "transit": "nbmetro",
+}
 
 EnvelopeFactory = Callable[..., Envelope]
 

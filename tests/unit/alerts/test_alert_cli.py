@@ -14,7 +14,7 @@ def test_alerts_check_lists_shipped_rules() -> None:
     """The shipped file validates and every rule is listed."""
     result = CliRunner().invoke(app, ["check"])
     assert result.exit_code == 0, result.output
-    assert "ok: 6 rules, 1 zones" in result.output
+    assert "ok: 10 rules, 1 zones" in result.output
 
 
 def test_alerts_check_bad_file_raises_rules_error(tmp_path: Path) -> None:

@@ -285,3 +285,59 @@ def test_fingerprint_ignores_context_labels(driver: Driver, envelope: EnvelopeFa
     assert firing.fingerprint == resolved.fingerprint
     assert resolved.labels["district"] == "330203"  # the labels it fired with
     assert timedelta(0) < resolved.changed_at - firing.changed_at
+
+
+def test_engine_store_chiller_fires_per_cabinet_named_by_its_id(
+    driver: Driver, envelope: EnvelopeFactory
+) -> None:
+    """A chilled cabinet above 8 °C for 20 min fires for that cabinet (its cabinet_id names it,
+    no entry in the engine); the frozen one beside it stays quiet; 6 °C resolves."""
+    temps = [4.0, 8.5, 9.0, 9.5, 9.8, 7.0, 5.5]
+    driver.feed(
+        envelope(
+            "store_telemetry",
+            at(10 * i),
+            i,
+            cabinets=[
+                {"cabinet_id": "F1", "temperature_c": -18.0},
+                {"cabinet_id": "C2", "temperature_c": t},
+            ],
+        )
+        for i, t in enumerate(temps)
+    )
+    assert driver.statuses("store-chiller-too-warm") == ["firing", "resolved"]
+    firing, resolved = driver.changes
+    assert firing.labels["cabinet"] == "C2"
+    # Above 8 °C from 10 min on, for the rule's 20 min: fires at 30; 5.5 °C at 60 resolves.
+    assert (firing.starts_at, resolved.ends_at) == (at(30), at(60))
+
+
+def test_engine_store_gate_fault_fires_for_the_faulty_gate(
+    driver: Driver, envelope: EnvelopeFactory
+) -> None:
+    """Gate G2 faulty for two reports fires once for G2 and resolves when it reports fine."""
+    faults = [False, True, True, True, False]
+    driver.feed(
+        envelope(
+            "store_telemetry",
+            at(5 * i),
+            i,
+            gates=[{"gate_id": "G1", "fault": False}, {"gate_id": "G2", "fault": f}],
+        )
+        for i, f in enumerate(faults)
+    )
+    assert driver.statuses("store-gate-fault") == ["firing", "resolved"]
+    assert driver.changes[0].labels["gate"] == "G2"
+
+
+def test_engine_transit_validator_offline_after_two_intervals(
+    driver: Driver, envelope: EnvelopeFactory
+) -> None:
+    """A validator reporting every 5 min is offline for transit ops after 10 min of silence,
+    before the field team's device-silent (3 intervals); a tap brings it back."""
+    driver.feed([envelope("transit_telemetry", at(0), 0, expected_interval_s=300)])
+    assert driver.tick(at(9)) == []
+    (offline,) = driver.tick(at(11))
+    assert (offline.rule, offline.severity) == ("transit-validator-offline", "critical")
+    driver.feed([envelope("transit_tap", at(12), 1, expected_interval_s=300)])
+    assert driver.statuses("transit-validator-offline") == ["firing", "resolved"]

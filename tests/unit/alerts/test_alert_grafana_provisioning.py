@@ -43,7 +43,8 @@ def _rules() -> list[dict[str, Any]]:
 
 
 def test_rules_cover_key_conditions() -> None:
-    """Fridge, bin, smoke and offline rules, each with a unique uid."""
+    """Fridge, bin, smoke, offline, store chiller and transit line rules, each with a unique
+    uid."""
     uids = [r["uid"] for r in _rules()]
     assert sorted(uids) == sorted(
         {
@@ -51,6 +52,8 @@ def test_rules_cover_key_conditions() -> None:
             "cityiot-bin-almost-full",
             "cityiot-smoke-alarm",
             "cityiot-devices-offline",
+            "cityiot-store-chiller-too-warm",
+            "cityiot-transit-line-no-taps",
         }
     )
 
@@ -62,8 +65,10 @@ def test_rules_cover_key_conditions() -> None:
         ("cityiot-bin-almost-full", "recycling_telemetry", "fill_max_pct"),
         ("cityiot-smoke-alarm", "recycling_telemetry", "smoke_alarm"),
         ("cityiot-devices-offline", "device_health", "online"),
+        ("cityiot-store-chiller-too-warm", "store_telemetry", "chilled_max_c"),
+        ("cityiot-transit-line-no-taps", "transit_tap_1m", "count"),
     ],
-    ids=["fridge", "bin", "smoke", "offline"],
+    ids=["fridge", "bin", "smoke", "offline", "chiller", "line"],
 )
 def test_rule_query_and_condition_chain(uid: str, measurement: str, field: str) -> None:
     """InfluxQL on the right measurement and field; the condition refId exists; expressions
@@ -90,3 +95,20 @@ def test_rule_labels_hold_no_env_placeholders() -> None:
     for rule in _rules():
         for value in rule["labels"].values():
             assert not re.search(r"(?<!\$)\$(?!\$)", str(value)), (rule["uid"], value)
+
+
+def test_service_hours_rules_are_muted_at_night() -> None:
+    """A rule labelled service_hours goes through a route muted by a provisioned mute timing
+    covering the night in Beijing time."""
+    data = _load("policies.yaml")
+    (policy,) = data["policies"]
+    (route,) = [
+        r for r in policy["routes"] if ["service_hours", "=", "true"] in r["object_matchers"]
+    ]
+    timings = {t["name"]: t for t in data["muteTimes"]}
+    (name,) = route["mute_time_intervals"]
+    (interval,) = timings[name]["time_intervals"]
+    assert interval["location"] == "Asia/Shanghai"
+    assert {"start_time": "00:00", "end_time": "06:30"} in interval["times"]
+    muted = [r for r in _rules() if r["labels"].get("service_hours") == "true"]
+    assert [r["uid"] for r in muted] == ["cityiot-transit-line-no-taps"]

@@ -44,7 +44,7 @@ rules:
 
 
 def test_load_rules_defaults_match_domain_values() -> None:
-    """The six shipped rules load with the values DOMAIN.md gives."""
+    """The ten shipped rules load with the values DOMAIN.md gives."""
     rules = load_rules().by_id()
     assert set(rules) == {
         "vending-fridge-too-warm",
@@ -53,6 +53,10 @@ def test_load_rules_defaults_match_domain_values() -> None:
         "device-silent",
         "bike-outside-service-area",
         "vending-no-sales",
+        "store-chiller-too-warm",
+        "store-gate-fault",
+        "transit-validator-offline",
+        "transit-no-taps-in-service",
     }
     fridge = rules["vending-fridge-too-warm"]
     assert isinstance(fridge, ThresholdRule)
@@ -67,6 +71,22 @@ def test_load_rules_defaults_match_domain_values() -> None:
     assert sales.for_ == 7200
     assert sales.active_hours is not None
     assert (str(sales.active_hours.start), sales.active_hours.tz) == ("07:00:00", "Asia/Shanghai")
+    chiller = rules["store-chiller-too-warm"]
+    assert isinstance(chiller, ThresholdRule)
+    assert (str(chiller.path), str(chiller.fire_when), str(chiller.resolve_when)) == (
+        "cabinets[].temperature_c",
+        "> 8",
+        "<= 6",
+    )
+    gate = rules["store-gate-fault"]
+    assert isinstance(gate, ThresholdRule)
+    assert str(gate.path) == "gates[].fault"
+    validator = rules["transit-validator-offline"]
+    assert isinstance(validator, OfflineRule)
+    assert validator.silence_limit(300) == 600
+    taps = rules["transit-no-taps-in-service"]
+    assert isinstance(taps, AbsenceRule)
+    assert (taps.kind, taps.for_) == ("transit_tap", 3600)
 
 
 def test_parse_rules_accepts_polygon_zone() -> None:

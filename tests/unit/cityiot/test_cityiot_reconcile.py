@@ -13,7 +13,7 @@ from cityiot.reconcile import (
 )
 from schemas import Channel
 from schemas.topic import CHANNELS_BY_FACILITY
-from simulator.truth import SeqRange, Truth
+from simulator.truth import CheckoutTotal, GateTotal, SeqRange, TapTotal, Truth
 from streams.measurements import MEASUREMENTS
 from streams.points import UNKNOWN
 
@@ -122,3 +122,79 @@ def test_compare_checks_resets_per_device() -> None:
     ]
     assert not wrong.exact
     assert wrong.lost == 0
+
+
+def test_compare_checks_stores_transit_and_consumption() -> None:
+    """Gate passes, checkouts (items, fen), taps per line (fen) and the consumption roll-up are
+    compared: storage holding exactly them is exact; a checkout missing from consumption_1m
+    and a fare missing from transit_tap_1m are named."""
+    truth = _truth({"store/event": 2, "transit/event": 3}).model_copy(
+        update={
+            "gates": [GateTotal(district="330203", direction="inbound", method="face", count=4)],
+            "checkouts": [
+                CheckoutTotal(
+                    district="330203",
+                    payment="ecny",
+                    outcome="success",
+                    count=2,
+                    items=5,
+                    amount_fen=3680,
+                    discount_fen=200,
+                )
+            ],
+            "taps": [
+                TapTotal(
+                    district="330212",
+                    mode="metro",
+                    line="M1",
+                    tap="out",
+                    payment="alipay",
+                    count=2,
+                    fare_fen=600,
+                    paid=2,
+                    offline=0,
+                ),
+                TapTotal(
+                    district="330212",
+                    mode="metro",
+                    line="M1",
+                    tap="in",
+                    payment="alipay",
+                    count=1,
+                    fare_fen=0,
+                    paid=0,
+                    offline=0,
+                ),
+            ],
+        }
+    )
+    stored = _stored({"store_checkout": 2, "transit_tap": 3}, statuses=0).model_copy(
+        update={
+            "gates": {("330203", "inbound", "face"): 4},
+            "gates_1m": {("330203", "inbound", "face"): 4},
+            "checkouts": {("330203", "ecny", "success"): (2, 5, 3680)},
+            "checkouts_1m": {("330203", "ecny", "success"): (2, 5, 3680)},
+            "taps": {
+                ("330212", "M1", "out", "alipay"): (2, 600),
+                ("330212", "M1", "in", "alipay"): (1, 0),
+            },
+            "taps_1m": {("330212", "M1", "out"): (2, 600), ("330212", "M1", "in"): (1, 0)},
+            "consumption_1m": {
+                ("330203", "store", "ecny"): (2, 3680),
+                ("330212", "transit", "alipay"): (2, 600),
+            },
+        }
+    )
+    assert compare(truth, stored, Counter()).exact
+    short = stored.model_copy(
+        update={
+            "consumption_1m": {("330212", "transit", "alipay"): (2, 600)},
+            "taps_1m": {("330212", "M1", "out"): (2, 400), ("330212", "M1", "in"): (1, 0)},
+        }
+    )
+    wrong = compare(truth, short, Counter())
+    assert [(c.name, c.expected, c.actual) for c in wrong.mismatches] == [
+        ("taps_1m 330212/M1/out fen", 600, 400),
+        ("consumption_1m 330203/store/ecny count", 2, 0),
+        ("consumption_1m 330203/store/ecny fen", 3680, 0),
+    ]

@@ -51,13 +51,15 @@ def test_round_trip_catches_misspelled_query_key() -> None:
 
 
 def test_dashboards_cover_the_required_set() -> None:
-    """Overview, vending, recycling, mobility, health, platform and the vendor scorecard, with
-    stable uids."""
+    """Overview, vending, recycling, mobility, stores, transit, health, platform and the vendor
+    scorecard, with stable uids."""
     assert UIDS == [
         "cityiot-overview",
         "cityiot-vending",
         "cityiot-recycling",
         "cityiot-mobility",
+        "cityiot-store",
+        "cityiot-transit",
         "cityiot-health",
         "cityiot-platform",
         "cityiot-vendors",
@@ -188,7 +190,7 @@ def test_cli_build_writes_json(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"{tmp_path}/cityiot-operations/cityiot-overview.json" in result.output
     assert f"{tmp_path}/cityiot-platform/cityiot-vendors.json" in result.output
-    assert len(result.output.splitlines()) == len(BOARDS) + 1 == 8
+    assert len(result.output.splitlines()) == len(BOARDS) + 1 == 10
 
 
 @pytest.mark.parametrize(

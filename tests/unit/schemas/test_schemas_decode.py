@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from schemas_testkit import example, topic_for, wire
 
-from schemas import MAX_PAYLOAD_BYTES, Envelope, Rejected, RejectReason, decode
+from schemas import MAX_PAYLOAD_BYTES, Envelope, Facility, Rejected, RejectReason, decode
 from schemas.decode import MAX_FUTURE_SKEW, MAX_JSON_DEPTH, MAX_PAST_AGE, STATUS_TS_FLOOR
 from schemas.encode import format_ts
 
@@ -271,10 +271,12 @@ def test_decode_received_at_normalised_to_utc(received_at: datetime) -> None:
 
 
 def test_decode_position_json_and_status_on_every_facility(received_at: datetime) -> None:
-    """Status is accepted on all three facilities; JSON positions go to mobility_position."""
-    for facility in ("vending", "recycling", "mobility"):
+    """Status is accepted on every facility; JSON positions go to mobility_position."""
+    for facility in Facility:
         env = decode(
-            topic_for(facility, "status"), wire(example("device_status")), received_at=received_at
+            topic_for(facility.value, "status"),
+            wire(example("device_status")),
+            received_at=received_at,
         )
         assert env.body.kind == "device_status"
     env = decode(

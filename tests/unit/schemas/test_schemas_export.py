@@ -159,6 +159,11 @@ def test_asyncapi_channels_follow_topic_grammar() -> None:
         "city/recycling/{vendor}/{device_id}/telemetry",
         "city/mobility/{vendor}/{device_id}/position",
         "city/mobility/{vendor}/{device_id}/telemetry",
+        "city/store/{vendor}/{device_id}/gate",
+        "city/store/{vendor}/{device_id}/event",
+        "city/store/{vendor}/{device_id}/telemetry",
+        "city/transit/{vendor}/{device_id}/event",
+        "city/transit/{vendor}/{device_id}/telemetry",
         "city/{facility}/{vendor}/{device_id}/status",
     }
     params = document["components"]["parameters"]

@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 from schemas_testkit import RECEIVED_AT, topic_for
 
 from schemas import (
+    BasketLine,
     BinLevel,
     Body,
+    Cabinet,
     DeviceStatus,
     Envelope,
     MobilityPosition,
@@ -20,6 +22,11 @@ from schemas import (
     RecyclingDropoff,
     RecyclingTelemetry,
     SlotStock,
+    StoreCheckout,
+    StoreGate,
+    StoreTelemetry,
+    TransitTap,
+    TransitTelemetry,
     VendingSale,
     VendingTelemetry,
     decode,
@@ -27,6 +34,8 @@ from schemas import (
 )
 from schemas.catalog import message_type_of_kind
 from schemas.decode import MAX_FUTURE_SKEW, MAX_PAST_AGE
+from schemas.store import GateState
+from schemas.transit import MEDIUM_PAYMENTS
 
 ident = st.from_regex(r"\A[A-Za-z0-9_.:-]{1,64}\Z")
 slot = st.from_regex(r"\A[A-Za-z0-9_-]{1,16}\Z")
@@ -43,6 +52,60 @@ vehicle_state = st.sampled_from(
 
 def opt(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.none() | strategy
+
+
+pseudonym = st.from_regex(r"\A[A-Za-z0-9_.:=+/-]{1,64}\Z")
+payment = st.sampled_from(["wechat", "alipay", "unionpay", "ecny", "transit_card", "cash"])
+outcome = st.sampled_from(["success", "failed", "refunded"])
+transit_mode = st.sampled_from(["bus", "metro", "bike"])
+
+
+@st.composite
+def checkouts(draw: st.DrawFn) -> StoreCheckout:
+    """A basket whose amount and discount add up to its lines, as the model requires."""
+    lines = draw(
+        st.lists(
+            st.builds(
+                BasketLine,
+                sku=ident,
+                category=st.sampled_from(["beverage", "snack", "dairy", "frozen", "other"]),
+                quantity=st.integers(1, 99),
+                price_fen=st.integers(0, 1_000),  # the largest basket stays within Fen
+            ),
+            min_size=1,
+            max_size=100,
+        )
+    )
+    total = sum(line.quantity * line.price_fen for line in lines)
+    discount = draw(st.integers(0, min(total, 10_000_000)))
+    return StoreCheckout(
+        txn_id=draw(ident),
+        lines=lines,
+        discount_fen=discount,
+        amount_fen=total - discount,
+        payment=draw(payment),
+        outcome=draw(outcome),
+        visitor_ref=draw(opt(pseudonym)),
+    )
+
+
+@st.composite
+def taps(draw: st.DrawFn) -> TransitTap:
+    """A tap whose payment suits its medium, as the model requires."""
+    medium = draw(st.sampled_from(sorted(MEDIUM_PAYMENTS)))
+    return TransitTap(
+        txn_id=draw(ident),
+        tap=draw(st.sampled_from(["in", "out", "single"])),
+        mode=draw(transit_mode),
+        line_id=draw(slot),
+        stop_id=draw(ident),
+        medium=medium,
+        medium_ref=draw(pseudonym),
+        payment=draw(st.sampled_from(sorted(MEDIUM_PAYMENTS[medium]))),
+        fare_fen=draw(st.integers(0, 10_000)),
+        transfer_discount=draw(st.booleans()),
+        captured_offline=draw(st.booleans()),
+    )
 
 
 BODIES: dict[str, st.SearchStrategy[Body]] = {
@@ -107,6 +170,37 @@ BODIES: dict[str, st.SearchStrategy[Body]] = {
         state=opt(vehicle_state),
         odometer_km=opt(st.floats(0, 10_000_000)),
         signal_dbm=opt(dbm),
+    ),
+    "store_gate": st.builds(
+        StoreGate,
+        gate_id=ident,
+        direction=st.sampled_from(["inbound", "outbound"]),
+        method=st.sampled_from(["face", "qr", "card"]),
+        visitor_ref=pseudonym,
+    ),
+    "store_checkout": checkouts(),
+    "store_telemetry": st.builds(
+        StoreTelemetry,
+        people_count=st.integers(0, 1_000),
+        occupancy_pct=opt(pct),
+        cabinets=st.lists(
+            st.builds(Cabinet, cabinet_id=ident, temperature_c=temp, set_point_c=opt(temp)),
+            max_size=32,
+        ),
+        gates=st.lists(
+            st.builds(GateState, gate_id=ident, fault=st.booleans()), min_size=1, max_size=16
+        ),
+        signal_dbm=opt(dbm),
+    ),
+    "transit_tap": taps(),
+    "transit_telemetry": st.builds(
+        TransitTelemetry,
+        mode=transit_mode,
+        in_service=st.booleans(),
+        reader_fault=st.booleans(),
+        queued_taps=st.integers(0, 1_000_000),
+        signal_dbm=opt(dbm),
+        temperature_c=opt(temp),
     ),
     "device_status": st.builds(
         DeviceStatus,

@@ -72,6 +72,9 @@ def test_parse_topic_bad_structure_is_bad_topic(topic: str) -> None:
         "city/vending/nbvend/VM1/position",
         "city/recycling/greenbox/RS1/position",
         "city/mobility/citybike/EB1/event",
+        "city/vending/nbvend/VM1/gate",
+        "city/transit/nbmetro/TV1/gate",
+        "city/store/bingobox/ST1/position",
         "city/vending/nbvend/VM1/telemetryx",
         "city/vending/nbvend/VM1/Status",
     ],
@@ -89,6 +92,8 @@ def test_parse_topic_channel_table_matches_design() -> None:
         "vending": ["event", "status", "telemetry"],
         "recycling": ["event", "status", "telemetry"],
         "mobility": ["position", "status", "telemetry"],
+        "store": ["event", "gate", "status", "telemetry"],
+        "transit": ["event", "status", "telemetry"],
     }
 
 

@@ -9,7 +9,15 @@ from datetime import datetime
 import pytest
 from simulator_testkit import NOW, SEED, verdict
 
-from schemas import DistrictIndex, Envelope, Registry, RejectReason, encode
+from schemas import (
+    CHANNELS_BY_FACILITY,
+    DistrictIndex,
+    Envelope,
+    Facility,
+    Registry,
+    RejectReason,
+    encode,
+)
 from simulator import BAD_REASONS, Fleet, SimMessage, generate
 from simulator.fleet import build_fleet
 
@@ -103,11 +111,10 @@ def test_encode_wire_matches_schemas_encode(messages: list[SimMessage]) -> None:
             assert json.loads(encode(m.body, ts=ts, seq=wire["seq"])) == wire
 
 
-@pytest.mark.parametrize("facility", ["vending", "recycling", "mobility"], ids=str)
+@pytest.mark.parametrize("facility", [f.value for f in Facility], ids=str)
 def test_generate_every_facility_publishes_its_channels(
     messages: list[SimMessage], facility: str
 ) -> None:
-    """Each facility sends status and telemetry, and its event or position channel."""
+    """Each facility sends every channel the topic grammar gives it."""
     channels = {m.channel for m in messages if m.valid and m.facility.value == facility}
-    main = "position" if facility == "mobility" else "event"
-    assert {"status", "telemetry", main} <= channels
+    assert channels == {c.value for c in CHANNELS_BY_FACILITY[Facility(facility)]}

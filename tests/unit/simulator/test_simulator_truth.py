@@ -12,6 +12,9 @@ from schemas import (
     MobilityPosition,
     RecyclingDropoff,
     Registry,
+    StoreCheckout,
+    StoreGate,
+    TransitTap,
     VendingSale,
 )
 from simulator import SimMessage, Truth, TruthBuilder
@@ -35,6 +38,9 @@ def test_truth_totals_equal_recount_from_decoded_envelopes(
     drops: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     positions: Counter[tuple[str, ...]] = Counter()
     statuses: Counter[tuple[str, ...]] = Counter()
+    gates: Counter[tuple[str, ...]] = Counter()
+    baskets: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    taps: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     seqs: dict[str, list[int]] = defaultdict(list)
     boots: dict[str, int] = defaultdict(int)
     for m in messages:
@@ -71,6 +77,20 @@ def test_truth_totals_equal_recount_from_decoded_envelopes(
             positions[(district, record.asset_type or "", result.source_format)] += 1
         elif isinstance(body, DeviceStatus):
             statuses[(district, body.state)] += 1
+        elif isinstance(body, StoreGate):
+            gates[(district, body.direction, body.method)] += 1
+        elif isinstance(body, StoreCheckout):
+            basket = baskets[(district, body.payment, body.outcome)]
+            basket[0] += 1
+            basket[1] += sum(line.quantity for line in body.lines)
+            basket[2] += body.amount_fen
+            basket[3] += body.discount_fen
+        elif isinstance(body, TransitTap):
+            tap = taps[(district, body.mode, body.line_id, body.tap, body.payment)]
+            tap[0] += 1
+            tap[1] += body.fare_fen
+            tap[2] += body.fare_fen > 0
+            tap[3] += body.captured_offline
 
     assert truth.published == len(messages)
     assert truth.valid_by_channel == dict(channels)
@@ -87,6 +107,15 @@ def test_truth_totals_equal_recount_from_decoded_envelopes(
         positions
     )
     assert {(s.district, s.state): s.count for s in truth.statuses} == dict(statuses)
+    assert {(g.district, g.direction, g.method): g.count for g in truth.gates} == dict(gates)
+    assert {
+        (c.district, c.payment, c.outcome): [c.count, c.items, c.amount_fen, c.discount_fen]
+        for c in truth.checkouts
+    } == dict(baskets)
+    assert {
+        (t.district, t.mode, t.line, t.tap, t.payment): [t.count, t.fare_fen, t.paid, t.offline]
+        for t in truth.taps
+    } == dict(taps)
     assert {d: (min(v), max(v), len(v), boots[d]) for d, v in seqs.items()} == {
         d: (r.first, r.last, r.count, r.resets) for d, r in truth.seq.items()
     }
@@ -98,6 +127,10 @@ def test_truth_measurements_are_all_present(messages: list[SimMessage]) -> None:
     truth = _truth(messages)
     assert {s.payment for s in truth.sales} >= {"wechat", "alipay", "ecny"}
     assert {d.category for d in truth.dropoffs} >= {"kitchen", "recyclable", "other"}
+    assert {c.payment for c in truth.checkouts} >= {"wechat", "alipay", "ecny"}
+    assert {g.direction for g in truth.gates} == {"inbound", "outbound"}
+    assert {t.mode for t in truth.taps} == {"bus", "metro", "bike"}
+    assert truth.journeys
     assert truth.nmea_positions > 0
     assert all(r.count == r.last - r.first + 1 for r in truth.seq.values())
 
