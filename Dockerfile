@@ -30,6 +30,7 @@ COPY collectors ./collectors
 COPY streams ./streams
 COPY dashboards ./dashboards
 COPY simulator ./simulator
+COPY gateways ./gateways
 RUN /opt/cityiot/bin/pip install --no-deps . \
     && /opt/cityiot/bin/python -m compileall -q /opt/cityiot/lib
 

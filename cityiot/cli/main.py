@@ -15,6 +15,7 @@ from cityiot.cli import (
     collect,
     dashboards,
     deadletter,
+    gateway,
     services,
     simulate,
     stream,
@@ -39,6 +40,7 @@ app.command(name="up")(up.up)
 app.command(name="acl")(acl.acl)
 app.add_typer(schemas_cli.app, name="schemas")
 app.add_typer(adapters_cli.app, name="adapters")
+app.add_typer(gateway.app, name="gateway")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(deadletter.app, name="deadletter")

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.settings.alert import AlertSettings
 from core.settings.collector import CollectorSettings
+from core.settings.gateway import GatewaySettings
 from core.settings.grafana import GrafanaSettings
 from core.settings.secret_files import read_secret_file
 from core.settings.stream import StreamSettings
@@ -304,6 +305,7 @@ class Settings(BaseSettings):
     stream: StreamSettings = Field(default_factory=StreamSettings)
     alert: AlertSettings = Field(default_factory=AlertSettings)
     grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     run_dir: Path = Field(
         Path(".cityiot"), description="Configs, data and logs of the local servers."
     )

@@ -25,6 +25,7 @@ CAPABILITIES = (
     "collectors",
     "core",
     "dashboards",
+    "gateways",
     "schemas",
     "simulator",
     "streams",
