@@ -7,13 +7,19 @@ counted, or count twice. So when a worker takes a partition it re-reads the last
 of the changelog and everything after them until the partition stays quiet, and applies them in
 offset order over what Faust recovered: records older than Faust's end are rewritten with the same
 values, newer ones fill the gap. On Apache Kafka this finds nothing new and costs one short read.
+
+The read goes on until the consumer's position reaches the high watermark, whatever the pauses:
+right after a leader change the client needs seconds to find the new leader, and a read that
+stopped at its first quiet second returned nothing, so a worker rebuilt the partition from a stale
+table (a broker failover test caught it). Only past the watermark does a quiet second end it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 __all__ = ["TAIL_RECORDS", "read_tail", "tail_group"]
 
@@ -21,6 +27,8 @@ __all__ = ["TAIL_RECORDS", "read_tail", "tail_group"]
 TAIL_RECORDS = 2000
 # No record for this long after the watermark: the partition's end.
 QUIET_S = 1.0
+# Not at the watermark after this long: an error, which the caller retries (with a log line).
+READ_TIMEOUT_S = 60.0
 
 
 def tail_group(app_id: str) -> str:
@@ -49,13 +57,25 @@ def read_tail(
         start = max(low, high - TAIL_RECORDS)
         consumer.assign([TopicPartition(topic, partition, start)])
         out: list[tuple[bytes, bytes | None]] = []
+        deadline = time.monotonic() + READ_TIMEOUT_S
         while True:
             batch = consumer.consume(num_messages=10_000, timeout=QUIET_S)
-            if not batch:
-                return out
             for message in batch:
                 key = message.key()
                 if message.error() is None and key is not None:
                     out.append((key, message.value()))
+            if batch:
+                continue
+            # The position, not the last offset read: it steps over transaction markers too.
+            (position,) = consumer.position([TopicPartition(topic, partition)])
+            if position.offset >= high or high == start:
+                return out
+            if time.monotonic() > deadline:
+                raise KafkaException(
+                    KafkaError(
+                        KafkaError._TIMED_OUT,
+                        f"changelog {topic}[{partition}] read to {position.offset} of {high}",
+                    )
+                )
     finally:
         consumer.close()

@@ -9,11 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from tests_e2e_support import RUN, explain, finish, start
 from tests_support import eventually
 
-from cityiot.local.kafka_cluster import KafkaCluster
+from cityiot.local.kafka_cluster import KafkaCluster, PartitionState
 from cityiot.local.platform import Platform
 from core.settings import Settings
 
@@ -54,10 +54,21 @@ def replicated(settings: Settings, cluster: KafkaCluster, tmp_path: Path) -> Ite
         running.stop()
 
 
+def _partitions(cluster: KafkaCluster, topic: str) -> dict[int, PartitionState] | None:
+    """Leader and replicas per partition; None while the cluster cannot say (no metadata for a
+    moment during the failover, or the topic not yet created)."""
+    try:
+        return cluster.topic_partitions(topic) or None
+    except KafkaException:
+        return None
+
+
 def _records(cluster: KafkaCluster, topic: str) -> int | None:
     """Records the cluster holds in ``topic``: the sum of its partitions' high watermarks; None
-    while a new leader's high watermark has not caught up (just after a failover)."""
-    partitions = cluster.topic_partitions(topic)
+    while it cannot say (a new leader's high watermark not caught up yet, metadata missing)."""
+    partitions = _partitions(cluster, topic)
+    if partitions is None:
+        return None
     consumer = Consumer(
         {"bootstrap.servers": cluster.bootstrap, "group.id": "watermarks", "log_level": 0}
     )
@@ -66,15 +77,22 @@ def _records(cluster: KafkaCluster, topic: str) -> int | None:
             consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
             for p in partitions
         )
-    except KafkaException as exc:
-        if exc.args[0].code() in (
-            KafkaError.OFFSET_NOT_AVAILABLE,
-            KafkaError.NOT_LEADER_FOR_PARTITION,
-        ):
-            return None
-        raise
+    except KafkaException:
+        return None
     finally:
         consumer.close()
+
+
+def _led_without(cluster: KafkaCluster, topic: str, victim: int) -> bool:
+    partitions = _partitions(cluster, topic)
+    return partitions is not None and all(
+        p.leader not in (victim, -1) and victim not in p.in_sync for p in partitions.values()
+    )
+
+
+def _back_in_sync(cluster: KafkaCluster, topic: str, victim: int) -> bool:
+    partitions = _partitions(cluster, topic)
+    return partitions is not None and all(victim in p.in_sync for p in partitions.values())
 
 
 def test_e2e_kafka_leader_broker_sigkill_still_exact(
@@ -88,17 +106,14 @@ def test_e2e_kafka_leader_broker_sigkill_still_exact(
         lambda: (_records(cluster, topic) or 0) >= BEFORE_KILL,
         what=f"{BEFORE_KILL} events in Kafka",
     )
-    partitions = cluster.topic_partitions(topic)
+    partitions = eventually(lambda: _partitions(cluster, topic), what="the events partitions")
     assert all(len(p.replicas) == REPLICAS for p in partitions.values()), partitions
     victim, led = Counter(p.leader for p in partitions.values()).most_common(1)[0]
     assert led >= 1
 
     cluster.kill(victim)
     eventually(
-        lambda: all(
-            p.leader not in (victim, -1) and victim not in p.in_sync
-            for p in cluster.topic_partitions(topic).values()
-        ),
+        lambda: _led_without(cluster, topic, victim),
         what=f"the survivors lead every events partition without broker {victim}",
     )
     after_failover = eventually(
@@ -121,6 +136,6 @@ def test_e2e_kafka_leader_broker_sigkill_still_exact(
     assert any(check.name.startswith("resets ") for check in result.checks)
     replicated.children.check(expected_exits=("simulator",))
     eventually(
-        lambda: all(victim in p.in_sync for p in cluster.topic_partitions(topic).values()),
+        lambda: _back_in_sync(cluster, topic, victim),
         what=f"broker {victim} back in sync on every events partition",
     )
