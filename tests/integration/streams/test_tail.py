@@ -20,9 +20,12 @@ def _topic(settings: Settings, name: str) -> str:
 
 
 def test_read_tail_returns_the_last_records_up_to_the_watermark(
-    settings: Settings, unique_name: str
+    settings: Settings, unique_name: str, kafka_kind: str
 ) -> None:
-    """2,500 records: the last TAIL_RECORDS come back, in offset order, deletions as None."""
+    """2,500 records: the last TAIL_RECORDS come back, in offset order, deletions as None.
+
+    Tansu's reported watermark can trail what it has written (FACTS.md), so there the read starts
+    earlier and returns more: still an unbroken run of the newest records, to the very last."""
     topic = _topic(settings, f"tail-{unique_name}")
     producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers})
     total = TAIL_RECORDS + 500
@@ -32,10 +35,16 @@ def test_read_tail_returns_the_last_records_up_to_the_watermark(
     assert producer.flush(30) == 0
     config = {"bootstrap.servers": settings.kafka.bootstrap_servers}
     tail = read_tail(config, settings.stream.app_id, topic, 0)
-    assert len(tail) == TAIL_RECORDS
-    first = total - TAIL_RECORDS
-    assert tail[0] == (f"k{first % 300}".encode(), f"v{first}".encode())
-    assert tail[-1] == (f"k{(total - 1) % 300}".encode(), None)
+    if kafka_kind == "apache":
+        assert len(tail) == TAIL_RECORDS
+    else:
+        assert TAIL_RECORDS <= len(tail) <= total
+    first = total - len(tail)
+    expected = [
+        (f"k{i % 300}".encode(), None if i == total - 1 else f"v{i}".encode())
+        for i in range(first, total)
+    ]
+    assert tail == expected
 
 
 def test_read_tail_of_an_empty_partition_is_empty(settings: Settings, unique_name: str) -> None:
