@@ -20,6 +20,7 @@ from cityiot.cli import (
     simulate,
     stream,
     up,
+    vendors,
 )
 from cityiot.cli import adapters as adapters_cli
 from cityiot.cli import schemas as schemas_cli
@@ -44,6 +45,7 @@ app.add_typer(gateway.app, name="gateway")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(deadletter.app, name="deadletter")
+app.add_typer(vendors.app, name="vendors")
 app.command(name="certs")(certs.certs)
 app.command(name="collect")(collect.collect)
 app.command(name="simulate")(simulate.simulate)

@@ -19,6 +19,7 @@ import yaml
 from dashboards_data import LOST, SKEW, PipelineRun, alert_lines, pipeline_lines
 
 from cityiot.local.runner import LocalServers
+from collectors.pipeline import Inbound, Pipeline
 from core.influx import InfluxTarget, V1Writer, quote_identifier
 from dashboards.boards.vendors import SCORECARD_COLUMNS
 from dashboards.build import build_all
@@ -27,8 +28,17 @@ from dashboards.queries import TimeRange, expand, iter_panels
 from dashboards.snapshot import render_snapshots
 from dashboards.transforms import shown_tables
 from dashboards.variables import ALL
-from schemas import DistrictIndex
+from schemas import (
+    DeviceRecord,
+    DistrictIndex,
+    Facility,
+    Registry,
+    VendingTelemetry,
+    encode,
+)
 from simulator.fleet import build_fleet
+from streams.health import health_lines
+from streams.processor import BatchResult, Processor
 
 pytestmark = pytest.mark.integration
 
@@ -163,18 +173,27 @@ def test_panel_smoke_alarms_counts_the_report(written: Written) -> None:
     assert sum(v or 0 for s in data.series for v in s.values) == 1
 
 
-def _rule_query(uid: str, data: Written) -> list[dict[str, Any]]:
+def _rule(uid: str) -> dict[str, Any]:
     groups = yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"]
-    rule = next(r for g in groups for r in g["rules"] if r["uid"] == uid)
-    (query,) = (d for d in rule["data"] if d["datasourceUid"] != "__expr__")
+    rule: dict[str, Any] = next(r for g in groups for r in g["rules"] if r["uid"] == uid)
+    return rule
+
+
+def _rule_query_at(uid: str, target: InfluxTarget, now: datetime) -> list[dict[str, Any]]:
+    """The rule's InfluxQL as Grafana runs it at ``now``: its relative range ending then."""
+    (query,) = (d for d in _rule(uid)["data"] if d["datasourceUid"] != "__expr__")
     span = timedelta(seconds=query["relativeTimeRange"]["from"])
     text = expand(
         query["model"]["query"],
-        time_range=TimeRange.last(span, now=data.now),
+        time_range=TimeRange.last(span, now=now),
         interval=timedelta(minutes=1),
         variables={},
     )
-    return data.target.query(text)
+    return target.query(text)
+
+
+def _rule_query(uid: str, data: Written) -> list[dict[str, Any]]:
+    return _rule_query_at(uid, data.target, data.now)
 
 
 @pytest.mark.parametrize(
@@ -185,11 +204,12 @@ def _rule_query(uid: str, data: Written) -> list[dict[str, Any]]:
         ("cityiot-smoke-alarm", "device"),
         ("cityiot-store-chiller-too-warm", "device"),
         ("cityiot-transit-line-no-taps", "line"),
+        ("cityiot-vendor-silent", "vendor"),
     ],
 )
 def test_alert_rule_query_runs(written: Written, uid: str, per: str) -> None:
     """The Grafana alert rule's InfluxQL runs on what streams writes, one series per device
-    (per line for the transit line rule)."""
+    (per line for the transit line rule, per vendor for the vendor rules)."""
     series = _rule_query(uid, written)
     assert all(set(s["tags"]) == {per} for s in series)
     if uid == "cityiot-smoke-alarm":
@@ -202,6 +222,99 @@ def test_alert_rule_offline_finds_last_wills(written: Written) -> None:
     """The devices-offline rule's query returns the devices whose last will said offline."""
     devices = {s["tags"]["device"] for s in _rule_query("cityiot-devices-offline", written)}
     assert {d.device_id for d in FLEET.will_devices} <= devices
+
+
+def _firing(uid: str, series: list[dict[str, Any]]) -> dict[str, float]:
+    """Per series (by its one tag's value), the rule's reduced value where its threshold holds:
+    the last value (reducer ``last``), then the condition's evaluator, as Grafana applies them."""
+    by_ref = {d["refId"]: d["model"] for d in _rule(uid)["data"]}
+    assert by_ref["B"]["reducer"] == "last"
+    (condition,) = by_ref["C"]["conditions"]
+    kind, params = condition["evaluator"]["type"], condition["evaluator"]["params"]
+    assert kind == "within_range", kind  # the one evaluator this helper knows
+    low, high = params
+    last = {next(iter(s["tags"].values())): s["values"][-1][1] for s in series}
+    return {key: value for key, value in last.items() if low < value < high}
+
+
+def test_alert_rule_vendor_silent_quiet_on_the_fleet(written: Written) -> None:
+    """On the simulated fleet every vendor streams knows has a series, each heard within the
+    last minutes: nobody is silent."""
+    series = _rule_query("cityiot-vendor-silent", written)
+    ages = {s["tags"]["vendor"]: s["values"][-1][1] for s in series}
+    assert set(ages) == set(written.run.messages)
+    assert all(0 <= age < 900 for age in ages.values()), ages
+    assert _firing("cityiot-vendor-silent", series) == {}
+
+
+# Three vendors' last messages before the health tick the silent-vendor rule reads: one heard a
+# minute ago, one silent for 20 minutes, one gone for two days (beyond the rule's day).
+SILENCES = {
+    "ubox": timedelta(minutes=1),
+    "aucma": timedelta(minutes=20),
+    "zhongji": timedelta(days=2),
+}
+
+
+def _silence_lines(now: datetime) -> list[str]:
+    """Through the collector core and the streams core: per vendor of SILENCES two machines,
+    one heard an hour before the other's last message, then the health tick at ``now``."""
+    registry = Registry(
+        [
+            DeviceRecord(
+                device_id=f"VM-{vendor}-{n}",
+                facility=Facility.VENDING,
+                vendor=vendor,
+                district_adcode="330203",
+                lat=29.8683,
+                lon=121.5440,
+                expected_interval_s=300,
+            )
+            for vendor in SILENCES
+            for n in (1, 2)
+        ]
+    )
+    collector = Pipeline(collector_id="collector-0", registry=registry, districts=LOCATOR)
+    processor = Processor(lateness_ms=600_000)
+    sent = sorted(
+        (now - silence - timedelta(hours=2 - n), f"VM-{vendor}-{n}", vendor)
+        for vendor, silence in SILENCES.items()
+        for n in (1, 2)
+    )
+    records = []
+    for offset, (at, device, vendor) in enumerate(sent):
+        body = VendingTelemetry(temperature_c=5.0, door_open=False)
+        payload = encode(body, ts=int(at.timestamp() * 1000), seq=1)
+        topic = f"city/vending/{vendor}/{device}/telemetry"
+        routed = collector.route(Inbound(topic, payload, at, at.timestamp()))
+        assert routed.kind == "event", routed
+        records.append((offset, routed.value))
+    result = BatchResult()
+    processor.process(0, records, result)
+    now_ms = int(now.timestamp() * 1000)
+    health = health_lines(
+        processor.partitions.values(), now_ms=now_ms, tick_ms=30_000, interval_for=lambda _: 300
+    )
+    return [*result.lines, *health]
+
+
+def test_alert_rule_vendor_silent_fires_between_15_min_and_a_day(
+    local_servers: LocalServers,
+) -> None:
+    """Health ticks written by streams' own code: the vendor silent for 20 minutes fires, with
+    its freshest device's age; the one heard a minute ago and the one gone for two days do not."""
+    now = datetime.fromtimestamp(int(datetime.now(UTC).timestamp()) // 30 * 30, UTC)
+    target = InfluxTarget(
+        url=local_servers.influxdb_url, database=f"silence_{datetime.now(UTC):%H%M%S%f}"
+    )
+    asyncio.run(_write(target, _silence_lines(now)))
+    try:
+        series = _rule_query_at("cityiot-vendor-silent", target, now)
+    finally:
+        target.execute(f"DROP DATABASE {quote_identifier(target.database)}")
+    ages = {s["tags"]["vendor"]: s["values"][-1][1] for s in series}
+    assert ages == {vendor: silence.total_seconds() for vendor, silence in SILENCES.items()}
+    assert _firing("cityiot-vendor-silent", series) == {"aucma": 1200.0}
 
 
 def _scorecard(data: Written, variables: dict[str, str]) -> dict[str, dict[str, Any]]:

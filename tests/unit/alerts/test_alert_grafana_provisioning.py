@@ -43,8 +43,8 @@ def _rules() -> list[dict[str, Any]]:
 
 
 def test_rules_cover_key_conditions() -> None:
-    """Fridge, bin, smoke, offline, store chiller and transit line rules, each with a unique
-    uid."""
+    """Fridge, bin, smoke, offline, store chiller, transit line and silent vendor rules, each
+    with a unique uid."""
     uids = [r["uid"] for r in _rules()]
     assert sorted(uids) == sorted(
         {
@@ -54,6 +54,7 @@ def test_rules_cover_key_conditions() -> None:
             "cityiot-devices-offline",
             "cityiot-store-chiller-too-warm",
             "cityiot-transit-line-no-taps",
+            "cityiot-vendor-silent",
         }
     )
 
@@ -67,8 +68,9 @@ def test_rules_cover_key_conditions() -> None:
         ("cityiot-devices-offline", "device_health", "online"),
         ("cityiot-store-chiller-too-warm", "store_telemetry", "chilled_max_c"),
         ("cityiot-transit-line-no-taps", "transit_tap_1m", "count"),
+        ("cityiot-vendor-silent", "device_health", "age_s"),
     ],
-    ids=["fridge", "bin", "smoke", "offline", "chiller", "line"],
+    ids=["fridge", "bin", "smoke", "offline", "chiller", "line", "vendor-silent"],
 )
 def test_rule_query_and_condition_chain(uid: str, measurement: str, field: str) -> None:
     """InfluxQL on the right measurement and field; the condition refId exists; expressions
@@ -112,3 +114,14 @@ def test_service_hours_rules_are_muted_at_night() -> None:
     assert {"start_time": "00:00", "end_time": "06:30"} in interval["times"]
     muted = [r for r in _rules() if r["labels"].get("service_hours") == "true"]
     assert [r["uid"] for r in muted] == ["cityiot-transit-line-no-taps"]
+
+
+def test_vendor_silent_rule_is_per_vendor_between_15_min_and_a_day() -> None:
+    """The silent-vendor rule groups by vendor only and fires on a freshest message older than
+    15 minutes but younger than a day."""
+    rule = next(r for r in _rules() if r["uid"] == "cityiot-vendor-silent")
+    by_ref = {d["refId"]: d for d in rule["data"]}
+    assert by_ref["A"]["model"]["query"].endswith('GROUP BY "vendor"')
+    (condition,) = by_ref[rule["condition"]]["model"]["conditions"]
+    assert condition["evaluator"] == {"type": "within_range", "params": [900, 86400]}
+    assert "{{ $labels.vendor }}" in rule["annotations"]["summary"]
