@@ -104,13 +104,15 @@ class Processor:
         for device_id, window, kind in touched_devices:
             dev = part.devices[device_id]
             total = Agg()
-            for split_key, agg in dev.windows[window].items():
+            for split_key, agg in dev.aggs(window).items():
                 if split_split(split_key)[0] == kind:
                     total.merge(agg)
             tags = (("device", device_id), *dev.tags)
             result.lines.append(device_line(kind, tags, window, total))
         for device_id in {d for d, _, _ in touched_devices}:
-            part.devices[device_id].evict_windows(window_start(horizon))
+            dev = part.devices[device_id]
+            dev.evict_windows(window_start(horizon))
+            dev.freeze()
         part.evict_groups(window_start(horizon))
 
     def _one(
@@ -196,7 +198,11 @@ class Processor:
         touched_groups: set[GroupKey],
     ) -> None:
         """Add one event to its device's and its group's window of ``split_key``."""
-        dev.windows.setdefault(window, {}).setdefault(split_key, Agg()).add(sums, stats)
+        by_key = dev.aggs(window)
+        agg = by_key.get(split_key)
+        if agg is None:
+            agg = by_key[split_key] = Agg()
+        agg.add(sums, stats)
         key = part.group_key(window, split_key, dev.tags)
         group = part.groups.get(key)
         if group is None:

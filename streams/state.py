@@ -9,11 +9,20 @@ state and its window contributions, or in neither. The device's alert state
 batch meets an alert state that has seen exactly the events the dedup state has. The group
 aggregates (district × facility ...) are a sum over the partition's devices, kept in memory and
 rebuilt from the device records after a restart (:meth:`PartitionState.rebuild_groups`).
+
+A device keeps its windows for the lateness and as much again (~21 at the defaults), but a
+message changes one or two of them. So a window rests as the JSON of its record entry (bytes) and
+is decoded into :class:`Agg` objects only while a batch changes it (:meth:`DeviceState.aggs`, then
+:meth:`DeviceState.freeze`): a device record is written by splicing those bytes, not by
+serialising every window again, and a window at rest costs one bytes object instead of a dozen
+Python objects. At city scale (115,000 devices, a message each per 30 s to 2.5 min) this made
+the dump of a record ~10× cheaper and the state in memory a third (bench/city.py).
 """
 
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +44,7 @@ def state_key(partition: int, device_id: str) -> bytes:
     return f"{partition}:{device_id}".encode()
 
 
-@dataclass
+@dataclass(slots=True)
 class DeviceState:
     device_id: str
     tags: Tags
@@ -45,15 +54,33 @@ class DeviceState:
     last_ts_ms: int = 0
     will_offline: bool = False
     expected_interval_s: int | None = None
-    # window start → split key (kind|tag=value...) → this device's aggregate
-    windows: dict[int, dict[str, Agg]] = field(default_factory=dict)
+    # window start → this device's aggregates in it, as the JSON of {split key: Agg.dump()}
+    windows: dict[int, bytes] = field(default_factory=dict)
     # None until the alert engine first sees the device (or when the worker runs no rules).
     alerts: DeviceAlerts | None = None
     # Receive time minus device time of its last messages (streams/skew.py); None until the
     # first sample.
     skew: array[int] | None = None
+    # The windows a batch is changing, decoded (aggs()); written back by freeze().
+    _open: dict[int, dict[str, Agg]] = field(default_factory=dict)
+
+    def aggs(self, window: int) -> dict[str, Agg]:
+        """The device's aggregates in ``window`` (split key → Agg), open for changes until
+        :meth:`freeze`."""
+        by_key = self._open.get(window)
+        if by_key is None:
+            raw = self.windows.get(window)
+            by_key = self._open[window] = {} if raw is None else _load_window(raw)
+        return by_key
+
+    def freeze(self) -> None:
+        """Write the open windows back as bytes (after a batch; before :meth:`dump`)."""
+        for window, by_key in self._open.items():
+            self.windows[window] = to_json({k: agg.dump() for k, agg in by_key.items()})
+        self._open.clear()
 
     def dump(self) -> bytes:
+        self.freeze()
         data: dict[str, Any] = {
             "id": self.device_id,
             "tags": self.tags,
@@ -63,16 +90,15 @@ class DeviceState:
             "ts": self.last_ts_ms,
             "off": self.will_offline,
             "iv": self.expected_interval_s,
-            "w": {
-                str(w): {k: agg.dump() for k, agg in by_key.items()}
-                for w, by_key in self.windows.items()
-            },
         }
         if self.alerts is not None:
             data["al"] = self.alerts
         if self.skew is not None:
             data["sk"] = dump_skew(self.skew)
-        return to_json(data)
+        # Rule states leave out what is unset (most of it): a third of the record otherwise.
+        head = to_json(data, exclude_none=True)
+        windows = b",".join(b'"%d":%b' % (w, raw) for w, raw in self.windows.items())
+        return b'%b,"w":{%b}}' % (head[:-1], windows)
 
     @classmethod
     def load(cls, raw: bytes) -> DeviceState:
@@ -86,19 +112,29 @@ class DeviceState:
             last_ts_ms=data["ts"],
             will_offline=data["off"],
             expected_interval_s=data["iv"],
-            windows={
-                int(w): {k: Agg.load(v) for k, v in by_key.items()}
-                for w, by_key in data["w"].items()
-            },
+            windows={int(w): to_json(by_key) for w, by_key in data["w"].items()},
             # Records written before alerts were wired in have no "al".
             alerts=DeviceAlerts.model_validate(data["al"]) if "al" in data else None,
             # Records written before skew was measured have no "sk".
             skew=load_skew(data.get("sk")),
         )
 
+    def window_items(self) -> Iterator[tuple[int, dict[str, Agg]]]:
+        """Every window with its aggregates, decoded apart from the state (a restart's
+        rebuild)."""
+        self.freeze()
+        for window, raw in self.windows.items():
+            yield window, _load_window(raw)
+
     def evict_windows(self, before: int) -> None:
         for w in [w for w in self.windows if w < before]:
             del self.windows[w]
+        for w in [w for w in self._open if w < before]:
+            del self._open[w]
+
+
+def _load_window(raw: bytes) -> dict[str, Agg]:
+    return {k: Agg.load(v) for k, v in from_json(raw).items()}
 
 
 @dataclass
@@ -128,7 +164,7 @@ class PartitionState:
         self.groups.clear()
         for dev in self.devices.values():
             self.max_rx_ms = max(self.max_rx_ms, dev.last_rx_ms)
-            for window, by_key in dev.windows.items():
+            for window, by_key in dev.window_items():
                 for split_key, agg in by_key.items():
                     key = self.group_key(window, split_key, dev.tags)
                     group = self.groups.setdefault(key, GroupAgg())
