@@ -41,6 +41,7 @@ from core.influx import InfluxTarget, V1Writer, V2Writer
 from core.settings import Settings
 from schemas import DeadLetter, DistrictIndex, StreamRejectReason
 from streams.alerts import AlertEngine, build_zones, load_rules
+from streams.changelog import ChangelogWriter
 from streams.consumer import StreamsApp, ack_batch, events_lag
 from streams.health import health_lines
 from streams.influx import DeadLine, Sink, Writer
@@ -206,6 +207,9 @@ class Pipeline:
             "bootstrap.servers": settings.kafka.bootstrap_servers,
             **settings.kafka.librdkafka_security(),
         }
+        self.changelog = ChangelogWriter(
+            self._tail_config, topic=table.changelog_topic.get_topic_name(), idempotent=True
+        )
 
     async def _start_sink(self) -> None:
         async with self._sink_lock:
@@ -265,8 +269,10 @@ class Pipeline:
                 alert.device_id,
                 alert.fingerprint,
             )
-        self._persist(result.dirty)
+        # The alerts and dead letters are in Kafka before the state that says they were sent.
         await self.app.producer.flush()
+        self._persist(result.dirty)
+        await self.changelog.flush()
 
     async def _read_tail(self, partition: int) -> list[tuple[bytes, bytes | None]]:
         """The changelog's tail, waiting for Kafka as long as it takes: a worker whose Kafka is
@@ -323,13 +329,16 @@ class Pipeline:
             del data[key]
 
     def _persist(self, dirty: Iterable[tuple[int, str]]) -> None:
-        """The dirty devices' records to the changelog (not to Faust's table: _ensure_loaded)."""
-        send = self.table.send_changelog
+        """The dirty devices' records to the changelog (not to Faust's table: _ensure_loaded),
+        through librdkafka (streams/changelog.py)."""
+        produce = self.changelog.produce
         partitions = self.processor.partitions
         for partition, device_id in dirty:
-            key = state_key(partition, device_id)
-            raw = partitions[partition].devices[device_id].dump()
-            send(partition, key, raw, key_serializer="raw", value_serializer="raw")
+            produce(
+                partition,
+                state_key(partition, device_id),
+                partitions[partition].devices[device_id].dump(),
+            )
 
     async def _dead_letter(self, result: BatchResult, dead: list[DeadLine]) -> None:
         app_id = self.settings.stream.app_id

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from streams.lineproto import line
+from streams.lineproto import line, line_of
 from streams.points import NS_PER_MS
 from streams.skew import skew_quantiles
 from streams.state import DeviceState, PartitionState
@@ -49,9 +49,8 @@ def health_lines(
             online = is_online(dev, now_ms, interval)
             skew = skew_quantiles(dev.skew)
             lines.append(
-                line(
-                    "device_health",
-                    sorted((("device", dev.device_id), *dev.tags)),
+                line_of(
+                    "device_health" + dev.tag_text,
                     {
                         "online": online,
                         "age_s": max(0.0, (now_ms - dev.last_rx_ms) / _MS),

@@ -13,7 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
-__all__ = ["FieldValue", "escape_measurement", "escape_tag", "field_value", "line", "series_key"]
+__all__ = [
+    "FieldValue",
+    "escape_measurement",
+    "escape_tag",
+    "field_value",
+    "line",
+    "line_of",
+    "series_key",
+    "tag_text",
+]
 
 FieldValue = int | float | bool | str
 
@@ -46,16 +55,23 @@ def field_value(value: FieldValue) -> str:
     return '"' + value.translate(_STRING) + '"'
 
 
-# A worker writes a bounded set of series (the series budget); escaping each once is enough.
-_SERIES_CACHE = 262_144
+# The group series a worker writes (the series budget) are few; each is escaped once. A device's
+# own series are not cached here: at city scale (115,000 devices × ~5 series) a cache that held
+# them missed anyway and took ~1.5 KB a device; the device keeps its escaped tags instead
+# (streams.state.DeviceState.tag_text).
+_SERIES_CACHE = 16_384
 
 
 @lru_cache(maxsize=_SERIES_CACHE)
 def series_key(measurement: str, tags: tuple[tuple[str, str], ...]) -> str:
     """Escaped ``measurement,tag=value,...``; tags with an empty value are left out (line
     protocol has no empty tag value). ``tags`` should be sorted by key (InfluxDB's own order)."""
-    head = escape_measurement(measurement)
-    return head + "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in tags if v != "")
+    return escape_measurement(measurement) + tag_text(tags)
+
+
+def tag_text(tags: Iterable[tuple[str, str]]) -> str:
+    """Escaped ``,tag=value...`` (sorted by key, empty values left out) for :func:`line_of`."""
+    return "".join(f",{escape_tag(k)}={escape_tag(v)}" for k, v in tags if v != "")
 
 
 @lru_cache(maxsize=4096)
@@ -70,7 +86,11 @@ def line(
     ts: int,
 ) -> str:
     """One point; fields that are None are left out (line protocol has no null)."""
-    key = series_key(measurement, tuple(tags))
+    return line_of(series_key(measurement, tuple(tags)), fields, ts)
+
+
+def line_of(key: str, fields: Mapping[str, FieldValue | None], ts: int) -> str:
+    """One point of an escaped series key (``measurement`` + :func:`tag_text`)."""
     field_text = ",".join(
         f"{_field_key(k)}={field_value(v)}" for k, v in fields.items() if v is not None
     )

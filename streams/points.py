@@ -16,7 +16,7 @@ category as tags for grouping. See ``streams/README.md`` for the budget arithmet
 from __future__ import annotations
 
 from schemas import Envelope, Facility
-from streams.lineproto import line
+from streams.lineproto import escape_measurement, line, line_of
 from streams.measurements import MEASUREMENTS
 
 __all__ = ["NS_PER_MS", "SEQ_SLOTS", "UNKNOWN", "device_tags", "point_ns", "raw_line"]
@@ -54,10 +54,15 @@ def point_ns(env: Envelope) -> int:
     return env.ts_ms * NS_PER_MS + offset
 
 
-def raw_line(env: Envelope) -> str:
-    """The raw point of one envelope, measurement named after its ``kind``."""
+def raw_line(env: Envelope, device_tag_text: str | None = None) -> str:
+    """The raw point of one envelope, measurement named after its ``kind``.
+
+    ``device_tag_text``: the device's escaped tags (``lineproto.tag_text`` of ``device`` and
+    :func:`device_tags`, sorted), when the caller keeps them."""
     kind = env.body.kind
     fields = MEASUREMENTS[kind].raw_fields(env.body)
     fields["seq"] = env.seq
+    if device_tag_text is not None:
+        return line_of(escape_measurement(kind) + device_tag_text, fields, point_ns(env))
     tags = (("device", env.device_id), *device_tags(env))
     return line(kind, sorted(tags), fields, point_ns(env))

@@ -38,7 +38,7 @@ from streams.rollups import (
     window_start,
 )
 from streams.skew import add_skew, samples_skew
-from streams.state import DeviceState, GroupAgg, GroupKey, PartitionState
+from streams.state import DeviceState, GroupAgg, GroupKey, PartitionState, intern_tags
 
 __all__ = ["BatchResult", "Processor", "Rejected"]
 
@@ -107,8 +107,7 @@ class Processor:
             for split_key, agg in dev.aggs(window).items():
                 if split_split(split_key)[0] == kind:
                     total.merge(agg)
-            tags = (("device", device_id), *dev.tags)
-            result.lines.append(device_line(kind, tags, window, total))
+            result.lines.append(device_line(kind, dev.tag_text, window, total))
         for device_id in {d for d, _, _ in touched_devices}:
             dev = part.devices[device_id]
             dev.evict_windows(window_start(horizon))
@@ -126,10 +125,10 @@ class Processor:
         device_id = env.device_id
         dev = part.devices.get(device_id)
         if dev is None:
-            dev = part.devices[device_id] = DeviceState(device_id, device_tags(env))
+            dev = part.devices[device_id] = DeviceState(device_id, intern_tags(device_tags(env)))
         elif not dev.windows:
             # Tags follow the registry, but only between windows: open windows keep their group.
-            dev.tags = device_tags(env)
+            dev.retag(intern_tags(device_tags(env)))
         result.dirty.add((part.partition, device_id))
         if env.seq is None:
             verdict = dev.seq.check_ts(env.ts_ms)
@@ -161,7 +160,7 @@ class Processor:
         if samples_skew(body.kind):
             # Accepted messages only: a redelivery repeats an old ts with a later receive time.
             dev.skew = add_skew(dev.skew, rx_ms - ts_ms)
-        result.lines.append(raw_line(env))
+        result.lines.append(raw_line(env, dev.tag_text))
         if self.engine is not None:
             self._alert(self.engine, env, dev, part.partition, result)
         spec = MEASUREMENTS[body.kind]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from streams.lineproto import FieldValue, line
+from streams.lineproto import FieldValue, escape_measurement, line, line_of
 from streams.measurements import Number
 from streams.points import NS_PER_MS
 
@@ -126,11 +126,13 @@ def group_line(
     return line(f"{kind}_1m", sorted(tags), fields, window * NS_PER_MS)
 
 
-def device_line(kind: str, tags: Iterable[tuple[str, str]], window: int, agg: Agg) -> str:
-    """``{kind}_device_1m`` of one device (tags include ``device``)."""
+def device_line(kind: str, device_tag_text: str, window: int, agg: Agg) -> str:
+    """``{kind}_device_1m`` of one device (``device_tag_text``: its escaped tags, ``device``
+    included: ``DeviceState.tag_text``)."""
     fields = _sums_fields(agg)
     for name, (total, low, high, n) in agg.stats.items():
         fields[f"{name}_min"] = low
         fields[f"{name}_max"] = high
         fields[f"{name}_mean"] = total / n
-    return line(f"{kind}_device_1m", sorted(tags), fields, window * NS_PER_MS)
+    key = escape_measurement(f"{kind}_device_1m") + device_tag_text
+    return line_of(key, fields, window * NS_PER_MS)

@@ -30,13 +30,30 @@ from pydantic_core import from_json, to_json
 
 from streams.alerts.state import DeviceAlerts
 from streams.dedup import SeqTracker
+from streams.lineproto import tag_text
 from streams.rollups import Agg, Tags, split_split
 from streams.skew import dump_skew, load_skew
 
-__all__ = ["DeviceState", "GroupAgg", "GroupKey", "PartitionState", "state_key"]
+__all__ = [
+    "DeviceState",
+    "GroupAgg",
+    "GroupKey",
+    "PartitionState",
+    "intern_tags",
+    "state_key",
+]
 
 # (window start ms, kind, tags including split tags and partition)
 GroupKey = tuple[int, str, Tags]
+
+
+# One shared tuple per distinct device tags: a city has ~100,000 devices and a few hundred
+# district × facility × vendor × asset type combinations.
+_TAGS: dict[Tags, Tags] = {}
+
+
+def intern_tags(tags: Tags) -> Tags:
+    return _TAGS.setdefault(tags, tags)
 
 
 def state_key(partition: int, device_id: str) -> bytes:
@@ -63,6 +80,21 @@ class DeviceState:
     skew: array[int] | None = None
     # The windows a batch is changing, decoded (aggs()); written back by freeze().
     _open: dict[int, dict[str, Agg]] = field(default_factory=dict)
+    # The escaped tags of every series of the device (tag_text), computed once.
+    _tag_text: str = ""
+
+    @property
+    def tag_text(self) -> str:
+        """Escaped ``,tag=value...`` of ``device`` and :attr:`tags`, sorted: what every series
+        of the device carries after its measurement (``lineproto.line_of``)."""
+        if not self._tag_text:
+            self._tag_text = tag_text(sorted((("device", self.device_id), *self.tags)))
+        return self._tag_text
+
+    def retag(self, tags: Tags) -> None:
+        if tags != self.tags:
+            self.tags = tags
+            self._tag_text = ""
 
     def aggs(self, window: int) -> dict[str, Agg]:
         """The device's aggregates in ``window`` (split key → Agg), open for changes until
@@ -105,7 +137,7 @@ class DeviceState:
         data = from_json(raw)
         return cls(
             device_id=data["id"],
-            tags=tuple((k, v) for k, v in data["tags"]),
+            tags=intern_tags(tuple((k, v) for k, v in data["tags"])),
             seq=SeqTracker.load(data["seq"]),
             late=data["late"],
             last_rx_ms=data["rx"],
